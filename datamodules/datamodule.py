@@ -1,0 +1,178 @@
+"""``InpaintDataModule``: one DataModule for every dataset; masks are synthesised on the batch's device.
+
+The CPU side (workers) decodes, crops and flips images; it never makes masks. After the batch reaches its device,
+:meth:`InpaintDataModule.on_after_batch_transfer` draws the masks there, vectorised over the batch, from a seeded
+generator: a mask depends only on (seed, dataset index, epoch for training), never on the device or the batch
+composition. Evaluation masks use a fixed seed, so every model of a sweep is tested on the same masks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from datamodules.datasets import build_dataset
+
+# Seeds of evaluation masks are offset from the training seed so val/test never reuse a training mask.
+EVAL_SEED_OFFSET = 1_000_003
+
+
+class InpaintDataModule(L.LightningDataModule):
+    """Images from ``dataset`` plus on-device masks from ``masks``.
+
+    Args:
+        dataset: dataset kind (``sample``, ``folder``, ``ade20k``, ``places2``, ``celebahq``, ``paris``).
+        data_root: its root folder (unused by ``sample``).
+        image_size: square crop size S.
+        crop: crop/resize policy (see ``datamodules.transforms``); ``None`` = the dataset's default.
+        batch_size, eval_batch_size, num_workers: loader settings (``eval_batch_size`` defaults to ``batch_size``).
+        masks: training mask generator spec: a registered name or ``{"name": ..., **params}`` (mixtures too).
+        eval_masks: generator spec for val/test masks (default: ``masks``), or ``None`` when ``eval_mask_dir`` is set.
+        eval_mask_dir: a folder of fixed mask PNGs (``inpaint-suite masks export``) used for val/test instead.
+        mask_dir: a folder of mask files for *training* (e.g. NVIDIA irregular masks) instead of synthesis.
+        mask_seed: seed of every synthesised mask.
+        semantic: also load Track-2 semantic maps (``seg``).
+        train_length, val_length, test_length: cap (or, for ``sample``, set) the number of items per split.
+        dataset_options: extra keyword arguments of the dataset class (e.g. list files, split names).
+        mask_file_options: extra keyword arguments of ``WithMaskFiles`` for ``mask_dir`` / ``eval_mask_dir``
+            (``augment``: ``aotgan`` | ``madf`` | ``none``; ``polarity``: ``auto`` | ``white_hole`` | ``black_hole``;
+            ``pattern``: a file-name glob).
+    """
+
+    def __init__(
+        self,
+        dataset: str = "sample",
+        data_root: str | None = None,
+        image_size: int = 256,
+        crop: str | None = None,
+        batch_size: int = 8,
+        eval_batch_size: int | None = None,
+        num_workers: int = 2,
+        masks: str | dict = "aim_free_form",
+        eval_masks: str | dict | None = None,
+        eval_mask_dir: str | None = None,
+        mask_dir: str | None = None,
+        mask_seed: int = 0,
+        semantic: bool = False,
+        train_length: int | None = None,
+        val_length: int | None = None,
+        test_length: int | None = None,
+        dataset_options: dict[str, Any] | None = None,
+        mask_file_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.dataset, self.data_root, self.image_size, self.crop = dataset, data_root, image_size, crop
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.mask_spec, self.eval_mask_spec = masks, eval_masks if eval_masks is not None else masks
+        self.eval_mask_dir, self.mask_dir, self.mask_seed = eval_mask_dir, mask_dir, mask_seed
+        self.semantic = semantic
+        self.lengths = {"train": train_length, "val": val_length, "test": test_length, "predict": test_length}
+        self.dataset_options = dict(dataset_options or {})
+        self.mask_file_options = dict(mask_file_options or {})
+        from datamodules.masks import build_mask_generator
+
+        # Built eagerly so a bad spec fails at start-up, before any model is trained.
+        self.train_masks = build_mask_generator(masks)
+        self.eval_masks = build_mask_generator(self.eval_mask_spec)
+        self._datasets: dict[str, Dataset] = {}
+
+    # ------------------------------------------------------------------------------------------ datasets
+    def _options(self, split: str) -> dict[str, Any]:
+        options = {"image_size": self.image_size, **self.dataset_options}
+        if self.dataset != "sample":
+            options["root"] = self.data_root
+            options["semantic"] = self.semantic
+            if self.crop is not None:
+                options["crop"] = self.crop
+        if self.lengths[split] is not None:
+            options["length"] = self.lengths[split]
+        return options
+
+    def _make(self, split: str) -> Dataset:
+        if split not in self._datasets:
+            dataset = build_dataset(self.dataset, split, **self._options(split))
+            if split == "train" and self.mask_dir:
+                from datamodules.datasets.mask_files import WithMaskFiles
+
+                dataset = WithMaskFiles(dataset, self.mask_dir, self.image_size, seed=self.mask_seed,
+                                        **self.mask_file_options)
+            elif split != "train" and self.eval_mask_dir:
+                from datamodules.datasets.mask_files import WithMaskFiles
+
+                options = {k: v for k, v in self.mask_file_options.items() if k != "augment"}
+                dataset = WithMaskFiles(dataset, self.eval_mask_dir, self.image_size, seed=self.mask_seed,
+                                        fixed=True, **options)
+            self._datasets[split] = dataset
+        return self._datasets[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
+        for split in splits.get(stage, ("train", "val", "test")):
+            self._make(split)
+
+    def bad_file_summary(self) -> dict[str, dict]:
+        """``{split: {"count": int, "files": [str]}}`` of unreadable images met so far (all workers together)."""
+        from datamodules.datasets import bad_file_summary
+
+        return {split: bad_file_summary(dataset) for split, dataset in self._datasets.items()}
+
+    def teardown(self, stage: str | None = None) -> None:
+        """Print the unreadable-file summary of the run (each file was already named once when it was met)."""
+        import logging
+
+        for split, summary in self.bad_file_summary().items():
+            if summary["count"]:
+                logging.getLogger(__name__).warning(
+                    "%s: %d unreadable image(s) skipped: %s", split, summary["count"], ", ".join(summary["files"][:20])
+                    + (" ..." if summary["count"] > 20 else ""))
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        from datamodules.collate import collate_inpainting
+
+        return DataLoader(self._make(split), batch_size=self.batch_size if split == "train" else self.eval_batch_size,
+                          shuffle=shuffle, num_workers=self.num_workers, drop_last=split == "train",
+                          persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available(),
+                          collate_fn=collate_inpainting)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict", shuffle=False)
+
+    # ------------------------------------------------------------------------------------------ masks on device
+    def mask_seed_for(self, training: bool) -> int:
+        """Training masks change every epoch; evaluation masks never do."""
+        if not training:
+            return self.mask_seed + EVAL_SEED_OFFSET
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        return self.mask_seed + 7919 * epoch
+
+    def add_masks(self, batch: dict[str, Any], training: bool) -> dict[str, Any]:
+        """Add ``mask`` ``(B, 1, H, W)`` (1 = hole) and ``mask_type`` to ``batch`` on its device (if absent)."""
+        if "mask" in batch:
+            batch.setdefault("mask_type", ["file"] * batch["image"].shape[0])
+            return batch
+        image = batch["image"]
+        generator = self.train_masks if training else self.eval_masks
+        seed = self.mask_seed_for(training)
+        batch["mask"] = generator(batch["index"], image.shape[-2], image.shape[-1], device=image.device,
+                                  seed=seed).to(image.dtype)
+        types = getattr(generator, "last_types", None)
+        batch["mask_type"] = list(types) if types is not None else [generator.name] * image.shape[0]
+        return batch
+
+    def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
+        training = self.trainer is not None and self.trainer.training
+        return self.add_masks(batch, training)

@@ -1,0 +1,296 @@
+"""Masks from files: the NVIDIA irregular mask set (Liu et al., PConv), frozen evaluation sets, any folder of PNGs.
+
+:class:`MaskFolder` reads a folder of mask images as ``(H, W)`` uint8 {0, 1}, **1 = hole**; :class:`WithMaskFiles`
+wraps an image dataset and adds ``mask`` ``(1, H, W)`` float32 and ``mask_type`` to every item.
+
+**Reading.** Single channel (the first channel of colour files; see :func:`datamodules.image_io.read_gray`), values
+scaled to [0, 1] (``/255``, or as they are when the file holds only 0/1) and **thresholded at 0.5**. A file with
+values other than the two extremes (a soft or JPEG-compressed mask) is thresholded with a warning naming it. A mask
+whose size differs from the image is resized with centre-aligned nearest neighbour (``nearest-exact``, = PIL
+NEAREST), with one warning per (file size, image size) pair, since a whole folder is usually one size.
+
+**Polarity** (``polarity=``): ``white_hole`` (255 = hole: NVIDIA *test* set, AIM masks, HiFill templates, the
+suite's own exports), ``black_hole`` (0 = hole: NVIDIA *training* set, MADF examples), or ``auto`` (default):
+
+1. ``manifest.json`` in the folder with ``"polarity": "white_hole"|"black_hole"`` (or ``"hole_value": 255|0``) wins;
+2. otherwise the **mean white fraction** over up to 64 evenly spaced files decides. Inpainting masks are meant to
+   hide less than half of the image, so a set whose files are on average **more than half white** is taken to be
+   stored inverted (white = valid → ``black_hole``); below half → ``white_hole``. Sets right at one half (AIM CA masks
+   hide 0.50-0.55 of the image) are ambiguous: within ``0.5 ± 0.05`` the conventional ``white_hole`` is kept and a
+   warning asks for an explicit ``polarity``. The decision is made once per folder — never per file, which would
+   flip the legitimately large masks of a set — and logged.
+
+**Training augmentation** (``augment=``, files drawn uniformly at random per item, independent of the image):
+
+- ``aotgan`` (aotgan.md §4.4, masks.md §5.2): resize to the image size (nearest-exact), horizontal flip p = 0.5,
+  rotation by θ ~ U[0°, 45°) counter-clockwise about the centre, nearest, fill 0 (rotated-in corners are *known*).
+- ``madf`` (madf.md §4.4, masks.md §5.3; the official code's choices): resize (bilinear, then thresholded at 0.5 as
+  the project requires), rotation θ ~ U[−10°, 10°), nearest, fill **hole** (MADF's code fills with 0 = hole in its
+  1 = valid convention), horizontal flip p = 0.5.
+- ``none``: resize only.
+
+**Evaluation** (``fixed=True``): item ``i`` gets mask ``i mod N`` (files sorted by name, or in the order a manifest
+lists them), resized only, so every model of a sweep sees the same pairs. ``mask_type`` comes from
+``manifest.json`` when it names one per file (``{"masks": [{"file": ..., "mask_type": ...}, ...]}`` or
+``{"files": {name: type}}`` or a set-wide ``"mask_type"``), else ``"file"``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from datamodules.datasets.common import BadImageWarning, DatasetSetupError, list_images
+from datamodules.image_io import ImageReadError, read_gray
+
+log = logging.getLogger(__name__)
+
+POLARITIES = ("auto", "white_hole", "black_hole")
+AUGMENTATIONS = ("aotgan", "madf", "none")
+POLARITY_PROBE_FILES = 64
+POLARITY_AMBIGUITY = 0.05  # |mean white fraction − 0.5| within this: keep white = hole, warn
+
+
+class MaskFileWarning(UserWarning):
+    """A mask file that needed fixing (resized, thresholded) or could not be read."""
+
+
+def _load_manifest(folder: Path) -> dict:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        warnings.warn(f"mask folder {folder}: manifest.json is unreadable ({error}); ignored", MaskFileWarning,
+                      stacklevel=3)
+        return {}
+    return manifest if isinstance(manifest, dict) else {"masks": manifest}
+
+
+def _manifest_types(manifest: dict) -> tuple[list[str] | None, dict[str, str]]:
+    """(file order listed by the manifest or None, {file name: mask_type})."""
+    types: dict[str, str] = {}
+    order: list[str] | None = None
+    entries = manifest.get("masks")
+    if isinstance(entries, list):
+        order = []
+        for entry in entries:
+            if isinstance(entry, str):
+                order.append(Path(entry).name)
+                continue
+            name = entry.get("file") or entry.get("name") or entry.get("path")
+            if not name:
+                continue
+            name = Path(name).name
+            order.append(name)
+            kind = entry.get("mask_type") or entry.get("type")
+            if kind:
+                types[name] = str(kind)
+    files = manifest.get("files")
+    if isinstance(files, dict):
+        types.update({Path(k).name: str(v) for k, v in files.items()})
+    return order, types
+
+
+def binarize(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``(H, W)`` uint8 → ({0, 1} uint8 "white" map thresholded at 0.5, whether the input was non-binary)."""
+    peak = int(gray.max()) if gray.size else 0
+    scale = 1.0 if peak <= 1 else 255.0
+    values = gray.astype(np.float32) / scale
+    non_binary = bool(np.any((values > 0) & (values < 1)))
+    return (values > 0.5).astype(np.uint8), non_binary
+
+
+def resize_nearest(mask: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Centre-aligned nearest resize (``nearest-exact`` = PIL NEAREST) of an ``(H, W)`` map to ``hw``."""
+    if mask.shape[:2] == tuple(hw):
+        return mask
+    return cv2.resize(mask, (int(hw[1]), int(hw[0])), interpolation=cv2.INTER_NEAREST_EXACT)
+
+
+class MaskFolder:
+    """Mask files of a folder (recursive), read as ``(H, W)`` uint8 {0, 1} with 1 = hole.
+
+    Args:
+        mask_dir: the folder.
+        polarity: ``auto``, ``white_hole`` or ``black_hole`` (see the module docstring).
+        pattern: only files whose name matches this glob (e.g. ``*_mask.png`` beside ``*_with_holes.png``).
+    """
+
+    def __init__(self, mask_dir: str, polarity: str = "auto", pattern: str | None = None) -> None:
+        if polarity not in POLARITIES:
+            raise ValueError(f"mask polarity must be one of {POLARITIES}, got {polarity!r}")
+        self.folder = Path(mask_dir).expanduser()
+        if not self.folder.is_dir():
+            raise DatasetSetupError(f"mask folder {self.folder} does not exist; expected a folder of mask PNGs "
+                                    "(white = hole, or black = hole with polarity detection)")
+        self.manifest = _load_manifest(self.folder)
+        order, self.type_of = _manifest_types(self.manifest)
+        files = list_images(self.folder)
+        if pattern:
+            files = [f for f in files if fnmatch.fnmatch(f.name, pattern)]
+        if order:
+            by_name = {f.name: f for f in files}
+            files = [by_name[name] for name in order if name in by_name] or files
+        if not files:
+            raise DatasetSetupError(f"mask folder {self.folder} holds no image files (*.png, *.jpg, ...)")
+        self.files = files
+        self._warned: set = set()
+        self.polarity = self._decide_polarity(polarity)
+        self.set_type = str(self.manifest.get("mask_type", "file")) if isinstance(
+            self.manifest.get("mask_type", "file"), str) else "file"
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def mask_type(self, i: int) -> str:
+        return self.type_of.get(self.files[i].name, self.set_type)
+
+    def _warn_once(self, key, message: str) -> None:
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        log.warning(message)
+        warnings.warn(message, MaskFileWarning, stacklevel=4)
+
+    def _decide_polarity(self, polarity: str) -> str:
+        if polarity != "auto":
+            return polarity
+        stated = self.manifest.get("polarity")
+        if stated in ("white_hole", "black_hole"):
+            return stated
+        if self.manifest.get("hole_value") in (255, 1, 0):
+            return "black_hole" if self.manifest["hole_value"] == 0 else "white_hole"
+        picks = np.unique(np.linspace(0, len(self.files) - 1, min(POLARITY_PROBE_FILES, len(self.files))).astype(int))
+        fractions = []
+        for i in picks:
+            try:
+                white, _ = binarize(read_gray(self.files[i]))
+            except ImageReadError:
+                continue
+            fractions.append(float(white.mean()))
+        if not fractions:
+            raise DatasetSetupError(f"mask folder {self.folder}: none of the probed mask files can be read")
+        mean = float(np.mean(fractions))
+        if abs(mean - 0.5) <= POLARITY_AMBIGUITY:
+            self._warn_once("polarity", f"mask folder {self.folder}: masks are {mean:.0%} white on average, too "
+                                        "close to one half to tell the polarity; assuming white = hole (pass "
+                                        "polarity='black_hole' if holes are black)")
+            return "white_hole"
+        decided = "black_hole" if mean > 0.5 else "white_hole"
+        log.info("mask folder %s: mean white fraction %.3f over %d files -> %s", self.folder, mean,
+                 len(fractions), decided)
+        return decided
+
+    def read(self, i: int, hw: tuple[int, int] | None = None) -> np.ndarray:
+        """Mask ``i`` as ``(H, W)`` uint8 {0, 1}, 1 = hole; resized (nearest-exact) to ``hw`` when given."""
+        path = self.files[i]
+        white, non_binary = binarize(read_gray(path))
+        if non_binary:
+            self._warn_once(("soft", path), f"mask {path} is not binary: thresholded at 0.5")
+        hole = white if self.polarity == "white_hole" else 1 - white
+        if hw is not None and hole.shape != tuple(hw):
+            self._warn_once(("size", hole.shape, tuple(hw)),
+                            f"mask folder {self.folder}: {hole.shape[1]}x{hole.shape[0]} masks (e.g. {path.name}) "
+                            f"resized nearest-exact to {hw[1]}x{hw[0]}")
+            hole = resize_nearest(hole, hw)
+        return np.ascontiguousarray(hole)
+
+
+def _rotate(mask: np.ndarray, degrees: float, fill: int) -> np.ndarray:
+    """Rotate counter-clockwise by ``degrees`` about the centre, same canvas, nearest, outside = ``fill``."""
+    h, w = mask.shape
+    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
+    return cv2.warpAffine(mask, matrix, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=fill)
+
+
+def augment_mask(hole: np.ndarray, hw: tuple[int, int], kind: str, rng: np.random.Generator) -> np.ndarray:
+    """Apply training augmentation ``kind`` to an ``(h, w)`` {0, 1} hole map and bring it to ``hw``."""
+    if kind == "aotgan":
+        out = resize_nearest(hole, hw)
+        if rng.random() < 0.5:
+            out = out[:, ::-1]
+        out = _rotate(np.ascontiguousarray(out), float(rng.uniform(0.0, 45.0)), fill=0)
+    elif kind == "madf":
+        resized = cv2.resize(hole.astype(np.float32), (int(hw[1]), int(hw[0])), interpolation=cv2.INTER_LINEAR)
+        out = (resized > 0.5).astype(np.uint8)
+        out = _rotate(out, float(rng.uniform(-10.0, 10.0)), fill=1)
+        if rng.random() < 0.5:
+            out = out[:, ::-1]
+    elif kind == "none":
+        out = resize_nearest(hole, hw)
+    else:
+        raise ValueError(f"unknown mask augmentation {kind!r}; choose from {AUGMENTATIONS}")
+    return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+class WithMaskFiles(Dataset):
+    """``dataset`` items plus ``mask`` ``(1, H, W)`` float32 {0, 1} (1 = hole) from ``mask_dir`` and ``mask_type``.
+
+    Args:
+        dataset: an image dataset (items with ``image`` ``(3, H, W)``).
+        mask_dir: folder of mask files (see :class:`MaskFolder`).
+        image_size: nominal size (masks are brought to each item's actual ``H, W``).
+        seed: seed of the evaluation order (``fixed``) — training draws are fresh each time.
+        fixed: evaluation mode: item ``i`` → mask ``i mod N``, no augmentation.
+        augment: training augmentation, ``aotgan`` (default), ``madf`` or ``none``.
+        polarity: ``auto`` (default), ``white_hole`` or ``black_hole``.
+        pattern: only mask files whose name matches this glob.
+    """
+
+    def __init__(self, dataset: Dataset, mask_dir: str, image_size: int, seed: int = 0, fixed: bool = False,
+                 augment: str = "aotgan", polarity: str = "auto", pattern: str | None = None) -> None:
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"mask augmentation must be one of {AUGMENTATIONS}, got {augment!r}")
+        self.dataset, self.image_size, self.seed, self.fixed = dataset, image_size, seed, fixed
+        self.augment = "none" if fixed else augment
+        self.masks = MaskFolder(mask_dir, polarity, pattern)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def mask_index(self, index: int, rng: np.random.Generator) -> int:
+        return int(index) % len(self.masks) if self.fixed else int(rng.integers(len(self.masks)))
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.dataset[index]
+        if item is None:
+            return None
+        hw = tuple(item["image"].shape[-2:])
+        rng = np.random.default_rng([self.seed, int(index)]) if self.fixed else np.random.default_rng()
+        # A mask file that cannot be read is replaced by the next one (named once in a warning), like images.
+        for attempt in range(len(self.masks)):
+            j = (self.mask_index(index, rng) + attempt) % len(self.masks)
+            try:
+                if self.fixed or self.augment == "none":
+                    hole = self.masks.read(j, hw)
+                else:
+                    raw = self.masks.read(j)
+                    hole = augment_mask(raw, hw, self.augment, rng)
+            except ImageReadError as error:
+                self.masks._warn_once(("bad", j), f"skipping unreadable mask {error.path} ({error.reason})")
+                continue
+            item["mask"] = torch.from_numpy(hole).float()[None]
+            item["mask_type"] = self.masks.mask_type(j)
+            return item
+        raise DatasetSetupError(f"mask folder {self.masks.folder}: no mask file can be read")
+
+    def bad_files(self) -> list[str]:
+        return self.dataset.bad_files() if hasattr(self.dataset, "bad_files") else []
+
+    def bad_file_count(self) -> int:
+        return self.dataset.bad_file_count() if hasattr(self.dataset, "bad_file_count") else 0
+
+
+__all__ = ["MaskFolder", "WithMaskFiles", "MaskFileWarning", "BadImageWarning", "augment_mask", "binarize",
+           "resize_nearest"]

@@ -1,0 +1,109 @@
+"""Per-sample random streams for mask generators.
+
+Every mask is a pure function of ``(seed, index)``: the sample's parameters are drawn on the CPU from a
+``torch.Generator`` seeded by :func:`sample_seed` (a handful of scalars, so this stays cheap), and the only
+large random field (the cellular automaton's initial grid) comes from :func:`hash_bernoulli`, a counter-based
+integer hash evaluated on the target device, which gives the same bits on CPU and GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: int) -> int:
+    """One step of SplitMix64 on a Python int (exact 64-bit arithmetic)."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def sample_seed(seed: int, index: int, salt: int = 0) -> int:
+    """A 63-bit seed for sample ``index`` of a set seeded by ``seed``; ``salt`` separates sub-streams."""
+    h = _splitmix64(int(seed) & _MASK64)
+    h = _splitmix64(h ^ (int(index) & _MASK64))
+    h = _splitmix64(h ^ (int(salt) & _MASK64))
+    return h >> 1
+
+
+def salt_of(name: str) -> int:
+    """A stable integer salt for a string (Python's ``hash`` is randomised per process)."""
+    h = 0
+    for ch in name.encode():
+        h = _splitmix64(h ^ ch)
+    return h
+
+
+class SampleRNG:
+    """Draws for one sample, on the CPU, returned as float64/int64 numpy arrays.
+
+    The notation follows the mask spec: ``randint(a, b)`` is ``Ui[a, b]`` (both ends included).
+    """
+
+    def __init__(self, seed: int):
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def uniform(self, low=0.0, high=1.0, size=()) -> np.ndarray:
+        """``U[low, high)``; ``low``/``high`` may be arrays broadcastable to ``size``."""
+        u = torch.rand(size, generator=self.generator, dtype=torch.float64).numpy()
+        return np.asarray(low, dtype=np.float64) + u * (np.asarray(high, dtype=np.float64) - low)
+
+    def randint(self, low, high, size=()) -> np.ndarray:
+        """``Ui[low, high]`` (inclusive); array bounds allowed. Empty ranges (high < low) return ``low``."""
+        low = np.asarray(low, dtype=np.int64)
+        high = np.asarray(high, dtype=np.int64)
+        span = np.maximum(high - low + 1, 1)
+        u = torch.rand(size, generator=self.generator, dtype=torch.float64).numpy()
+        return low + np.minimum(np.floor(u * span).astype(np.int64), span - 1)
+
+    def normal(self, mean=0.0, std=1.0, size=()) -> np.ndarray:
+        z = torch.randn(size, generator=self.generator, dtype=torch.float64).numpy()
+        return mean + std * z
+
+    def bernoulli(self, p=0.5, size=()) -> np.ndarray:
+        return self.uniform(size=size) < p
+
+    def choice(self, probs) -> int:
+        """Index ``k`` with probability ``probs[k]`` (``probs`` sums to 1)."""
+        u = float(self.uniform())
+        cdf = np.cumsum(np.asarray(probs, dtype=np.float64))
+        return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(cdf) - 1))
+
+    def key(self) -> int:
+        """A fresh 62-bit integer (used to key device-side hashed noise)."""
+        return int(torch.randint(0, 2**62, (), generator=self.generator))
+
+
+# ---- counter-based noise on the device (same bits on every device) ----------------------------------------
+
+_M32 = 0xFFFFFFFF
+# Odd multipliers below 2**31 so that a 32-bit value times a multiplier never overflows int64.
+_MULS = (0x7FEB352D, 0x2C1B3C6D, 0x297A2D39, 0x5BD1E995)
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit avalanche hash on int64 tensors holding values in [0, 2**32)."""
+    for m in _MULS:
+        x = x ^ (x >> 16)
+        x = (x * m) & _M32
+    return x ^ (x >> 15)
+
+
+def hash_uniform32(keys: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Integers in [0, 2**32) of shape ``(B, *shape)``, a pure function of ``keys`` (B,) int64 and the position."""
+    n = int(np.prod(shape))
+    counter = torch.arange(n, device=keys.device, dtype=torch.int64).view(1, n)
+    k_lo = (keys & 0x7FFFFFFF).view(-1, 1)
+    k_hi = ((keys >> 31) & 0x7FFFFFFF).view(-1, 1)
+    h = _mix32(counter ^ _mix32(k_lo))
+    h = _mix32(h ^ _mix32(k_hi ^ 0x3C6EF372))
+    return h.view(keys.shape[0], *shape)
+
+
+def hash_bernoulli(keys: torch.Tensor, shape: tuple[int, ...], p: float = 0.5) -> torch.Tensor:
+    """Bool ``(B, *shape)``: ``Bern(p)`` per cell from hashed counters (identical on CPU and GPU)."""
+    return hash_uniform32(keys, shape) < int(round(p * 2**32))

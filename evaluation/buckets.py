@@ -1,0 +1,62 @@
+"""Hole-ratio buckets used to split results (PConv / AOT-GAN convention: (0.01, 0.1], ..., (0.5, 0.6], plus > 60 %).
+
+The project-wide definition is meant to live in ``datamodules.masks.buckets.hole_ratio_bucket``; when that module
+exists it is used, otherwise the local definition below (same names and rule) is. ``BUCKET_SOURCE`` says which.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["LOCAL_BUCKETS", "BUCKET_NAMES", "BUCKET_SOURCE", "OTHER_BUCKET", "hole_ratio_bucket", "bucket_rule"]
+
+# (name, upper bound inclusive). A ratio r goes to the first bucket with r <= upper; 0 goes to "0-10%".
+LOCAL_BUCKETS: tuple[tuple[str, float], ...] = (
+    ("0-10%", 0.1),
+    ("10-20%", 0.2),
+    ("20-30%", 0.3),
+    ("30-40%", 0.4),
+    ("40-50%", 0.5),
+    ("50-60%", 0.6),
+    (">60%", math.inf),
+)
+OTHER_BUCKET = "other"
+
+
+def _local_bucket(ratio: float) -> str:
+    for name, upper in LOCAL_BUCKETS:
+        # A tiny tolerance so that e.g. 26214/262144 (= 0.1 up to rounding) lands in the bucket it is meant for.
+        if ratio <= upper + 1e-12:
+            return name
+    return LOCAL_BUCKETS[-1][0]
+
+
+try:  # the shared definition, once another package provides it
+    from datamodules.masks.buckets import hole_ratio_bucket as _shared_bucket  # type: ignore[import-not-found]
+except Exception:  # ImportError, or a half-written module: fall back to the local rule
+    _shared_bucket = None
+
+if _shared_bucket is not None:
+    try:
+        from datamodules.masks.buckets import BUCKET_NAMES as _SHARED_NAMES  # type: ignore[import-not-found]
+    except Exception:
+        _SHARED_NAMES = None
+    BUCKET_SOURCE = "datamodules.masks.buckets.hole_ratio_bucket"
+    BUCKET_NAMES: tuple[str, ...] = tuple(_SHARED_NAMES) if _SHARED_NAMES else tuple(n for n, _ in LOCAL_BUCKETS)
+else:
+    BUCKET_SOURCE = "evaluation.buckets (local: datamodules.masks.buckets not available)"
+    BUCKET_NAMES = tuple(n for n, _ in LOCAL_BUCKETS)
+
+
+def hole_ratio_bucket(ratio: float) -> str:
+    """Bucket name of a hole ratio in [0, 1] (fraction of hole pixels)."""
+    if _shared_bucket is not None:
+        return str(_shared_bucket(float(ratio)))
+    return _local_bucket(float(ratio))
+
+
+def bucket_rule() -> str:
+    """One line describing the rule, for reports."""
+    if _shared_bucket is not None:
+        return f"{BUCKET_SOURCE}; names {', '.join(BUCKET_NAMES)}"
+    return "ratio r = mean(mask); (lo, hi] intervals of 10 % up to 60 % (r = 0 in 0-10%), then > 60 %"

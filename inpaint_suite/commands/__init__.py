@@ -1,0 +1,1 @@
+"""Subcommands of ``inpaint-suite`` other than the LightningCLI ones; each module exposes ``main(argv) -> int``."""

@@ -1,0 +1,85 @@
+"""``inpaint-suite model-info METHOD [--set key=value ...] [--json]``: parameter counts and GFLOPs.
+
+FLOPs are counted by ``torch.utils.flop_counter`` for one ``generate()`` call on a 1×3×S×S image with a centre
+hole (S = 256 unless ``--size``): FLOPs = 2 × multiply-adds of convolutions and matrix products; element-wise
+operations, normalisations and activations are not counted (the convention of fvcore/thop-style tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from inpaint_suite.cli import UsageError
+from inpaint_suite.config import build_model, load_config, parse_value
+from lightning_modules import METHODS
+
+
+def count_parameters(module: nn.Module | None) -> int | None:
+    """Trainable and frozen parameters of ``module`` (spectral-norm u/v are buffers, so not counted)."""
+    return None if module is None else sum(p.numel() for p in module.parameters())
+
+
+@torch.no_grad()
+def generator_gflops(model, size: int = 256) -> float:
+    model.eval()
+    batch = model.example_batch(size=size, batch_size=1)
+    with FlopCounterMode(display=False) as counter:
+        model.generate(batch)
+    return counter.get_total_flops() / 1e9
+
+
+def model_info(method: str, overrides: dict | None = None, size: int = 256, config: str | None = None) -> dict:
+    """``{"generator_params", "discriminator_params", "gflops_256"}`` of ``method`` with ``overrides``."""
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}; choose from {', '.join(sorted(METHODS))}")
+    section = load_config(config or method).get("model", {})
+    overrides = {**(overrides or {})}
+    overrides.setdefault("vgg_weights", "random")  # counts never need pretrained VGG weights
+    model = build_model(section, overrides)
+    info = {
+        "generator_params": count_parameters(model.generator),
+        "discriminator_params": count_parameters(model.discriminator),
+        f"gflops_{size}": round(generator_gflops(model, size), 4),
+    }
+    return info
+
+
+def parse_sets(items: list[str]) -> dict:
+    overrides = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        key = key.removeprefix("model.init_args.")
+        overrides[key] = parse_value(value)
+    return overrides
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="inpaint-suite model-info", description=__doc__.splitlines()[0])
+    parser.add_argument("method", help=f"one of: {', '.join(sorted(METHODS))}")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a model option (model.init_args.KEY), VALUE read as YAML; repeatable")
+    parser.add_argument("--config", help="packaged config name or YAML path (default: the method's)")
+    parser.add_argument("--size", type=int, default=256, help="square input size for FLOPs (default 256)")
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args = parser.parse_args(argv)
+    info = model_info(args.method, parse_sets(args.sets), args.size, args.config)
+    if args.json:
+        print(json.dumps(info))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{args.method} {' '.join(args.sets)}".strip())
+        table.add_column("quantity")
+        table.add_column("value", justify="right")
+        for key, value in info.items():
+            table.add_row(key, "—" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:g}")
+        Console().print(table)
+    return 0

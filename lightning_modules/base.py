@@ -1,0 +1,465 @@
+"""The shared base of every inpainting method: a manual-optimisation LightningModule that executes a loss schedule.
+
+A method subclasses :class:`InpaintingModule`, sets ``self.generator`` / ``self.discriminator`` (or ``None``),
+implements :meth:`generate` and :meth:`loss_schedule`, and adds its own loss functions to :meth:`loss_functions`.
+Everything else — update order, D steps per G step, gradient clipping, EMA, NaN handling, image logging, resumable
+counters, validation and test through the evaluation harness — lives here, once.
+
+Step counting: ``global_step`` counts **generator** updates only (discriminator steps are not counted), so
+``trainer.max_steps`` and every schedule boundary are in generator iterations, as GAN papers count them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from rich.console import Console
+from torch import Tensor, nn
+
+from lightning_modules.losses import BASE_LOSS_FUNCTIONS, LossFn, LossInputs, VGGFeatures
+from lightning_modules.schedule import LossSchedule, LossTerm
+
+UPDATE_ORDERS = ("d_then_g", "g_then_d", "simultaneous")
+NAN_POLICIES = ("raise", "skip", "ignore")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss term became NaN or Inf; the message names the step and the term."""
+
+
+class InpaintingModule(L.LightningModule):
+    """Base LightningModule for inpainting generators, with or without a discriminator.
+
+    Args:
+        lr_g, lr_d: Adam learning rates of the generator and the discriminator.
+        betas_g, betas_d: Adam betas.
+        d_steps_per_g: discriminator updates per generator update (WGAN critics use 5). Each batch updates D once;
+            G is updated on every ``d_steps_per_g``-th batch.
+        update_order: ``d_then_g`` (D step, then G against the updated D), ``g_then_d`` (G first; D on the
+            pre-update fake), ``simultaneous`` (both losses from the same pre-update D, then both steps).
+        grad_clip_g, grad_clip_d: max gradient norm per optimiser (``None`` = off).
+        ema_decay: keep an exponential moving average of the generator (used for validation/test/predict).
+        log_images_every_n_steps: log an input/mask/output/composite/target grid every N generator steps (0 = off).
+        loss_weights: override schedule weights by term name, e.g. ``{"style": 120}``.
+        nan_policy: ``raise`` (stop, naming step and term; the last checkpoint is kept), ``skip`` the step, ``ignore``.
+        semantic_channels: extra input channels of a semantic map (AIM Track 2: 52); 0 = RGB + mask only.
+        vgg_weights: ``imagenet`` (torchvision URL / hub cache), ``random`` (tests, smoke runs) or a file path.
+        test_metrics: metrics of the evaluation harness used by ``test``.
+        eval_image: evaluate the ``composite`` (default) or the raw ``output``.
+        init_from: a converted/trained checkpoint whose generator (and discriminator) weights initialise this model;
+            optimiser state starts fresh.
+    """
+
+    def __init__(
+        self,
+        *,
+        lr_g: float = 1e-4,
+        lr_d: float = 1e-4,
+        betas_g: tuple[float, float] = (0.5, 0.999),
+        betas_d: tuple[float, float] = (0.5, 0.999),
+        d_steps_per_g: int = 1,
+        update_order: str = "d_then_g",
+        grad_clip_g: float | None = None,
+        grad_clip_d: float | None = None,
+        ema_decay: float | None = None,
+        log_images_every_n_steps: int = 500,
+        loss_weights: dict[str, float] | None = None,
+        nan_policy: str = "raise",
+        semantic_channels: int = 0,
+        vgg_weights: str = "imagenet",
+        test_metrics: list[str] | None = None,
+        eval_image: str = "composite",
+        init_from: str | None = None,
+    ) -> None:
+        super().__init__()
+        if update_order not in UPDATE_ORDERS:
+            raise ValueError(f"update_order must be one of {UPDATE_ORDERS}, got {update_order!r}")
+        if nan_policy not in NAN_POLICIES:
+            raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+        if eval_image not in ("composite", "output"):
+            raise ValueError(f"eval_image must be 'composite' or 'output', got {eval_image!r}")
+        if d_steps_per_g < 1:
+            raise ValueError(f"d_steps_per_g must be >= 1, got {d_steps_per_g}")
+        self.automatic_optimization = False
+        self.lr_g, self.lr_d = lr_g, lr_d
+        self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
+        self.d_steps_per_g = d_steps_per_g
+        self.update_order = update_order
+        self.grad_clip_g, self.grad_clip_d = grad_clip_g, grad_clip_d
+        self.ema_decay = ema_decay
+        self.log_images_every_n_steps = log_images_every_n_steps
+        self.loss_weights = dict(loss_weights or {})
+        self.nan_policy = nan_policy
+        self.semantic_channels = semantic_channels
+        self.vgg_weights = vgg_weights
+        self.test_metric_names = list(test_metrics or ["psnr", "ssim", "l1", "l1_hole"])
+        self.eval_image = eval_image
+        self.init_from = init_from
+        self.generator: nn.Module | None = None
+        self.discriminator: nn.Module | None = None
+        self.ema: nn.Module | None = None
+        self._vgg: dict[tuple, VGGFeatures] = {}
+        self._schedule: LossSchedule | None = None
+        self._loss_fns: dict[str, LossFn] | None = None
+        self.d_step_count = 0  # discriminator updates taken (resumable, see on_save_checkpoint)
+        self.skipped_steps = 0
+        self._evaluator: list[nn.Module] = []  # a list, so the harness is not a registered submodule
+
+    # ------------------------------------------------------------------------------------------ method interface
+    def generate(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Run the generator. Returns every named output; ``"output"`` ``(B, 3, H, W)`` in [-1, 1] is required."""
+        raise NotImplementedError
+
+    def loss_schedule(self) -> list[LossTerm]:
+        """The method's objective as data."""
+        raise NotImplementedError
+
+    def loss_functions(self) -> dict[str, LossFn]:
+        """Loss functions by name; a method extends this table with its own."""
+        return dict(BASE_LOSS_FUNCTIONS)
+
+    def network_input(self, batch: dict[str, Any], fill: float = 0.0) -> Tensor:
+        """``cat([image ⊙ (1 − m) + fill · m, m(, seg)])``: the usual generator input; methods pick ``fill``."""
+        image, mask = batch["image"], batch["mask"]
+        parts = [image * (1 - mask) + fill * mask, mask]
+        if self.semantic_channels:
+            if "seg" not in batch:
+                raise KeyError(f"{type(self).__name__} has semantic_channels={self.semantic_channels} but the batch "
+                               "has no 'seg' map: enable `data.semantic: true`")
+            parts.append(batch["seg"].to(image.dtype))
+        return torch.cat(parts, dim=1)
+
+    def example_batch(self, size: int = 256, batch_size: int = 1) -> dict[str, Any]:
+        """A synthetic batch (centre hole) for model-info, FLOP counting and smoke tests."""
+        image = torch.rand(batch_size, 3, size, size) * 2 - 1
+        mask = torch.zeros(batch_size, 1, size, size)
+        mask[..., size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1
+        batch = {"image": image, "mask": mask, "index": torch.arange(batch_size),
+                 "name": [f"example_{i}" for i in range(batch_size)], "mask_type": ["center_box"] * batch_size}
+        if self.semantic_channels:
+            seg = torch.zeros(batch_size, self.semantic_channels, size, size)
+            seg[:, -1] = 1
+            batch["seg"] = seg
+        return batch
+
+    # ------------------------------------------------------------------------------------------ shared helpers
+    def vgg_features(self, arch: str, layers: tuple[str, ...], resize_to: int | None = None) -> VGGFeatures:
+        """A frozen VGG feature extractor, shared by all losses that ask for the same one (one forward per image)."""
+        key = (arch, tuple(layers), resize_to)
+        if key not in self._vgg:
+            extractor = VGGFeatures(arch, layers, weights=self.vgg_weights, resize_to=resize_to)
+            name = f"vgg_{len(self._vgg)}"
+            self.add_module(name, extractor)  # moves with the module; excluded from checkpoints below
+            self._vgg[key] = extractor
+        return self._vgg[key]
+
+    @property
+    def schedule(self) -> LossSchedule:
+        if self._schedule is None:
+            self._schedule = LossSchedule(self.loss_schedule(), self.loss_weights)
+            fns = self.loss_functions()
+            missing = sorted({t.fn for t in self._schedule if t.weight != 0} - set(fns))
+            if missing:
+                raise KeyError(f"{type(self).__name__}: loss functions {missing} are not in loss_functions(): "
+                               f"{sorted(fns)}")
+            self._loss_fns = fns
+            if self._schedule.uses("discriminator") and self.discriminator is None:
+                raise ValueError(f"{type(self).__name__} schedules discriminator losses but has no discriminator")
+        return self._schedule
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Generator outputs plus ``composite`` = ``output ⊙ m + image ⊙ (1 − m)``."""
+        outputs = dict(self.generate(batch))
+        if "output" not in outputs:
+            raise KeyError(f"{type(self).__name__}.generate() must return an 'output' entry; got {sorted(outputs)}")
+        mask = batch["mask"]
+        outputs["composite"] = outputs["output"] * mask + batch["image"] * (1 - mask)
+        return outputs
+
+    def compute_losses(self, optimizer: str, outputs: dict[str, Tensor], batch: dict[str, Any],
+                       cache: dict | None = None) -> tuple[Tensor, dict[str, Tensor]]:
+        """Weighted sum of the schedule's active terms for ``optimizer`` at the current generator step."""
+        schedule, fns = self.schedule, self._loss_fns
+        cache = {} if cache is None else cache
+        total: Tensor | None = None
+        values: dict[str, Tensor] = {}
+        for term in schedule.active(self.global_step, optimizer):
+            if term.on not in outputs:
+                raise KeyError(f"loss term {term.name!r} reads output {term.on!r}; generate() gave {sorted(outputs)}")
+            inputs = LossInputs(pred=outputs[term.on], outputs=outputs, batch=batch, module=self, cache=cache)
+            value = fns[term.fn](inputs)
+            values[term.name] = value.detach()
+            weighted = term.weight * value
+            total = weighted if total is None else total + weighted
+        if total is None:
+            total = outputs["output"].sum() * 0.0
+        return total, values
+
+    def _check_finite(self, optimizer: str, total: Tensor, values: dict[str, Tensor]) -> bool:
+        """True if the step may proceed. One host sync per optimiser step; the culprit is named only on failure."""
+        if self.nan_policy == "ignore" or bool(torch.isfinite(total)):
+            return True
+        bad = [f"{name}={v.item()}" for name, v in values.items() if not torch.isfinite(v)]
+        message = (f"non-finite {optimizer} loss at generator step {self.global_step}: "
+                   f"{', '.join(bad) or 'total=' + str(total.item())}")
+        if self.nan_policy == "raise":
+            raise NonFiniteLossError(message + " (set model.init_args.nan_policy=skip to skip such steps; "
+                                     "the last checkpoint is kept)")
+        self.skipped_steps += 1
+        self.print(f"skipping step: {message}")
+        return False
+
+    # ------------------------------------------------------------------------------------------ optimisation
+    def configure_optimizers(self):
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr_g, betas=self.betas_g)
+        if self.discriminator is None:
+            return opt_g
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=self.betas_d)
+        return [opt_g, opt_d]
+
+    def _optimizers(self):
+        opts = self.optimizers()
+        if not isinstance(opts, list):
+            return opts, None
+        opt_g, opt_d = opts[0], opts[1]
+        # Discriminator steps must not advance global_step: schedules and max_steps count generator iterations.
+        profiler = self.trainer.profiler
+        opt_d._on_before_step = lambda: profiler.start("optimizer_step")
+        opt_d._on_after_step = lambda: profiler.stop("optimizer_step")
+        return opt_g, opt_d
+
+    @contextmanager
+    def _frozen(self, module: nn.Module | None) -> Iterator[None]:
+        """Freeze ``module``'s parameters (no grads accumulate in them) for the duration."""
+        if module is None:
+            yield
+            return
+        flags = [p.requires_grad for p in module.parameters()]
+        module.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p, flag in zip(module.parameters(), flags):
+                p.requires_grad_(flag)
+
+    def _backward(self, optimizer: str, opt, outputs, batch, cache) -> dict[str, Tensor] | None:
+        """Compute and back-propagate one optimiser's losses. Returns the logged values, or None if skipped."""
+        frozen = self.discriminator if optimizer == "generator" else None
+        with self._frozen(frozen):
+            total, values = self.compute_losses(optimizer, outputs, batch, cache)
+            if not self._check_finite(optimizer, total, values):
+                opt.zero_grad(set_to_none=True)
+                return None
+            opt.zero_grad(set_to_none=True)
+            if total.requires_grad:
+                self.manual_backward(total)
+        values["total"] = total.detach()
+        return values
+
+    def _step(self, optimizer: str, opt) -> None:
+        clip = self.grad_clip_g if optimizer == "generator" else self.grad_clip_d
+        if clip is not None:
+            self.clip_gradients(opt, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+        opt.step()
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        opt_g, opt_d = self._optimizers()
+        has_d = opt_d is not None and self.schedule.uses("discriminator")
+        do_g = not has_d or (self.d_step_count + 1) % self.d_steps_per_g == 0
+        with torch.set_grad_enabled(do_g):
+            outputs = self(batch)
+        # D sees the generator's outputs without a path back into G.
+        d_outputs = {k: v.detach() for k, v in outputs.items()}
+        logs: dict[str, Tensor] = {}
+
+        def d_update() -> None:
+            values = self._backward("discriminator", opt_d, d_outputs, batch, {})
+            if values is not None:
+                self._step("discriminator", opt_d)
+                logs.update({f"train/d/{k}": v for k, v in values.items()})
+            self.d_step_count += 1
+
+        def g_update() -> None:
+            values = self._backward("generator", opt_g, outputs, batch, {})
+            if values is not None:
+                self._step("generator", opt_g)
+                self._update_ema()
+                logs.update({f"train/g/{k}": v for k, v in values.items()})
+
+        if not has_d:
+            g_update()
+        elif self.update_order == "d_then_g":
+            d_update()
+            if do_g:
+                g_update()
+        elif self.update_order == "g_then_d":
+            if do_g:
+                g_update()
+            d_update()
+        else:  # simultaneous: both losses from the same (pre-update) D, then both steps
+            d_values = self._backward("discriminator", opt_d, d_outputs, batch, {})
+            g_values = self._backward("generator", opt_g, outputs, batch, {}) if do_g else None
+            if d_values is not None:
+                self._step("discriminator", opt_d)
+                logs.update({f"train/d/{k}": v for k, v in d_values.items()})
+            self.d_step_count += 1
+            if g_values is not None:
+                self._step("generator", opt_g)
+                self._update_ema()
+                logs.update({f"train/g/{k}": v for k, v in g_values.items()})
+        if logs:
+            self.log_dict(logs, prog_bar=False, on_step=True, batch_size=batch["image"].shape[0])
+            if "train/g/total" in logs:
+                self.log("loss_g", logs["train/g/total"], prog_bar=True, batch_size=batch["image"].shape[0])
+        every = self.log_images_every_n_steps
+        if do_g and every and self.global_step % every == 0:
+            self.log_image_grid("train/images", batch, outputs)
+
+    # ------------------------------------------------------------------------------------------ EMA
+    def _ensure_ema(self) -> None:
+        if self.ema_decay is not None and self.ema is None:
+            self.ema = torch.optim.swa_utils.AveragedModel(
+                self.generator, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay),
+                use_buffers=True)
+
+    def _update_ema(self) -> None:
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
+
+    @contextmanager
+    def _eval_generator(self) -> Iterator[None]:
+        """Use the EMA generator for evaluation when there is one."""
+        if self.ema is None:
+            yield
+            return
+        live = self.generator
+        self.generator = self.ema.module
+        try:
+            yield
+        finally:
+            self.generator = live
+
+    # ------------------------------------------------------------------------------------------ hooks
+    def on_fit_start(self) -> None:
+        if self.trainer.is_global_zero:
+            Console().print(self.schedule.render(f"{type(self).__name__}: loss schedule (steps = generator steps)"))
+
+    def setup(self, stage: str) -> None:
+        self._ensure_ema()
+        if self.init_from and stage == "fit" and self.trainer.ckpt_path is None:
+            self.load_generator_weights(self.init_from)
+
+    def load_generator_weights(self, path: str) -> None:
+        """Initialise G (and D when present) from ``path``: a Lightning checkpoint or a plain state dict,
+        loaded with ``weights_only=True``. Mismatched keys raise one error naming the file and the first keys."""
+        file = Path(path)
+        if not file.is_file():
+            raise FileNotFoundError(f"init_from: {path} does not exist")
+        state = torch.load(file, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state)
+        for prefix, net in (("generator.", self.generator), ("discriminator.", self.discriminator)):
+            if net is None:
+                continue
+            sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            if not sub and prefix == "discriminator.":
+                continue  # generator-only files are fine
+            missing, unexpected = net.load_state_dict(sub, strict=False)
+            if missing or unexpected:
+                raise KeyError(f"{path}: {prefix.rstrip('.')} keys do not match; missing {missing[:5]}, "
+                               f"unexpected {unexpected[:5]}")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["inpaint_suite"] = {"d_step_count": self.d_step_count, "skipped_steps": self.skipped_steps}
+        # frozen VGG weights are re-created from vgg_weights; keep them out of checkpoints
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("vgg_")}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("inpaint_suite", {})
+        self.d_step_count = int(state.get("d_step_count", 0))
+        self.skipped_steps = int(state.get("skipped_steps", 0))
+        if any(k.startswith("ema.") for k in checkpoint["state_dict"]):
+            self._ensure_ema()
+        # re-insert our own VGG weights so strict loading passes
+        checkpoint["state_dict"].update({k: v for k, v in self.state_dict().items() if k.startswith("vgg_")})
+
+    # ------------------------------------------------------------------------------------------ eval
+    def _eval_outputs(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        with self._eval_generator():
+            return self(batch)
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        outputs = self._eval_outputs(batch)
+        pred = outputs[self.eval_image]
+        target, mask = batch["image"], batch["mask"]
+        hole = ((pred - target).abs() * mask).sum() / (mask.sum() * 3).clamp_min(1)
+        mse = ((pred - target) / 2).square().flatten(1).mean(1)
+        psnr = (10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean()
+        bs = target.shape[0]
+        self.log("val/l1_hole", hole, sync_dist=True, batch_size=bs, prog_bar=True)
+        self.log("val/psnr", psnr, sync_dist=True, batch_size=bs)
+        if batch_idx == 0:
+            self.log_image_grid("val/images", batch, outputs)
+
+    def _build_evaluator(self) -> nn.Module:
+        from evaluation import InpaintingEvaluator
+
+        return InpaintingEvaluator(metrics=self.test_metric_names, image=self.eval_image)
+
+    def on_test_start(self) -> None:
+        self._evaluator[:] = [self._build_evaluator().to(self.device)]
+        self._evaluator[0].reset()
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        outputs = self._eval_outputs(batch)
+        self._evaluator[0].update(outputs[self.eval_image], batch["image"], batch["mask"],
+                              mask_type=batch.get("mask_type"))
+
+    def on_test_epoch_end(self) -> None:
+        report = self._evaluator[0].compute()
+        self.test_report = report
+        overall = report.get("overall", {})
+        for name, stat in overall.items():
+            value = stat.get("mean") if isinstance(stat, dict) else stat
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                self.log(f"test/{name}", float(value), sync_dist=False, rank_zero_only=True)
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        return self._eval_outputs(batch)["composite"]
+
+    # ------------------------------------------------------------------------------------------ image grids
+    @torch.no_grad()
+    def log_image_grid(self, key: str, batch: dict[str, Any], outputs: dict[str, Tensor], n: int = 4) -> None:
+        """input / mask / output / composite / target, one row per sample, to the loggers and a PNG file."""
+        if self.trainer is None or not self.trainer.is_global_zero:
+            return
+        image, mask = batch["image"][:n].float(), batch["mask"][:n].float()
+        cols = [image * (1 - mask) + mask, mask.expand_as(image) * 2 - 1, outputs["output"][:n].float(),
+                outputs["composite"][:n].float(), image]
+        grid = torch.cat([torch.cat(list(c), dim=-1) for c in zip(*cols)], dim=-2)  # rows: samples, cols: kinds
+        array = ((grid.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        step = self.global_step
+        for logger in self.loggers:
+            if hasattr(logger, "log_image"):  # W&B
+                logger.log_image(key=key, images=[array], step=step,
+                                 caption=["input | mask | output | composite | target"])
+            elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
+                logger.experiment.add_image(key, array, step, dataformats="HWC")
+        log_dir = self.trainer.log_dir
+        if log_dir:
+            from PIL import Image
+
+            out = Path(log_dir) / "images"
+            out.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(array).save(out / f"{key.replace('/', '_')}_{step:08d}.png")
+
+
+def copy_generator(module: InpaintingModule) -> nn.Module:
+    """A detached copy of the (EMA if present) generator, for export."""
+    return copy.deepcopy(module.ema.module if module.ema is not None else module.generator)

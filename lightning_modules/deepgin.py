@@ -1,0 +1,284 @@
+"""DeepGIN as an :class:`InpaintingModule`: two-phase schedule (L1 warm-up, then the GAN objective).
+
+Spec: /work/shared/specs/deepgin.md §4 (losses, schedule), §6 (test-time extras), §9 (paper vs code).
+
+The network works in [0, 1] with white-filled holes (official code); this module converts from/to the project's
+[-1, 1] and evaluates DeepGIN's own losses in [0, 1], where their weights were tuned. Both phases are rows of one
+loss schedule: the warm-up is simply the step range ``[0, warmup_steps)`` in which only the L1 rows are active
+(``start_step`` of every other row is ``warmup_steps``), so resuming mid-phase needs nothing but the restored
+``global_step``. The learning rate is likewise a pure function of ``global_step`` (set at every step).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lightning_modules.base import InpaintingModule
+from lightning_modules.losses import LossFn, LossInputs, PerceptualLoss, StyleLoss, total_variation
+from lightning_modules.schedule import LossTerm
+from networks.deepgin import DeepGINGenerator, MultiScaleDiscriminator, bicubic_post_blur, resize_bilinear, self_ensemble
+
+FOLLOW = ("code", "paper")
+VGG_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  # pre-ReLU, torchvision indices 0,5,10,19,28
+PIX2PIXHD_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
+PERCEPTUAL_FORMS = ("pix2pixhd", "uniform")
+STYLE_FORMS = ("mse_weighted", "l1")
+TV_FORMS = ("l2", "l1")
+
+# follow -> (perceptual layer weights, style form, tv form, D-loss weight)
+_FOLLOW_DEFAULTS = {
+    "code": ("pix2pixhd", "mse_weighted", "l2", 0.5),
+    "paper": ("uniform", "l1", "l1", 1.0),
+}
+
+
+def to01(x: Tensor) -> Tensor:
+    """[-1, 1] -> [0, 1]."""
+    return (x + 1) / 2
+
+
+def hole_weighted_l1(x: LossInputs, hole_weight: float) -> Tensor:
+    """Paper Eq. 1 in [0, 1]: ``λ_hole·mean(|M⊙(P−T)|) + mean(|(1−M)⊙(P−T)|)``, means over all B·3·H·W elements.
+
+    When ``pred`` is smaller than the target (``I_lr`` at H/4) target and mask are resized to it, bilinearly with
+    align_corners=True, so the low-resolution mask is soft (official code).
+    """
+    target, mask = x.target, x.mask
+    if x.pred.shape[-2:] != target.shape[-2:]:
+        target, mask = resize_bilinear(target, x.pred.shape[-2:]), resize_bilinear(mask, x.pred.shape[-2:])
+    diff = (to01(x.pred) - to01(target)).abs()
+    return hole_weight * (diff * mask).mean() + (diff * (1 - mask)).mean()
+
+
+def deepgin_tv(x: LossInputs, form: str) -> Tensor:
+    """TV of ``pred`` in [0, 1]. ``"l2"`` = code (``TVLoss``: 2·(mean Δv² + mean Δh²)); ``"l1"`` = paper Eq. 6."""
+    if form == "l2":
+        return 2 * total_variation(to01(x.pred), "l2")
+    return total_variation(to01(x.pred), "l1")
+
+
+def conditional_d_input(x: LossInputs, image: Tensor) -> Tensor:
+    """``concat[I_in, X]`` in [0, 1], ``(B, 6, H, W)``: D is conditioned on the white-filled masked input."""
+    return torch.cat([to01(x.outputs["masked_input"]), to01(image)], dim=1)
+
+
+def adversarial_g(x: LossInputs) -> Tensor:
+    """Hinge G loss summed over the D scales: ``−Σ_d mean(D_d(I_in, pred))`` (pred = ``I_compltd``)."""
+    return -sum(s.mean() for s in x.module.discriminator(conditional_d_input(x, x.pred)))
+
+
+def adversarial_d(x: LossInputs) -> Tensor:
+    """Hinge D loss summed over scales (Eq. 3; the code's ½ is the term's weight). D runs separately on fake and
+    real, as the official code does, so the spectral-norm power iteration advances once per pass."""
+    fake = x.module.discriminator(conditional_d_input(x, x.pred.detach()))
+    real = x.module.discriminator(conditional_d_input(x, x.target))
+    return sum(F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake))
+
+
+def feature_matching(x: LossInputs) -> Tensor:
+    """pix2pixHD discriminator feature matching: ``Σ_d Σ_l (4/(n_layers+1))/num_D · mean|D_d^l(fake) − D_d^l(real)|``
+    over the intermediate activations. Official DeepGIN declares it (λ 0.01) but leaves it off (weight 0 here)."""
+    d = x.module.discriminator
+    fake = d.features(conditional_d_input(x, x.pred))
+    with torch.no_grad():
+        real = d.features(conditional_d_input(x, x.target))
+    n_layers = len(fake[0])
+    w = 4.0 / (n_layers + 1) / len(fake)
+    return sum(w * (f - r).abs().mean() for fs, rs in zip(fake, real) for f, r in zip(fs, rs))
+
+
+class DeepGIN(InpaintingModule):
+    """DeepGIN (Li et al. 2020) with its two-phase schedule.
+
+    Architecture (Table 1 rows): ``stages`` (two_stage | coarse_only), ``resblock`` (std | dilated | spd),
+    ``attention`` (none | sa | mssa), ``back_projection``. ``semantic_channels`` (base option) feeds a seg map to
+    G1 and G2 (AIM Track 2; official: 3 RGB-coded channels, project: 52 one-hot channels).
+
+    Schedule (generator steps): ``[0, warmup_steps)`` L1 only, generators only; then the full objective with D.
+    LR: constant through the warm-up and ``lr_constant_steps`` more, then linear decay to 0 over ``lr_decay_steps``
+    in stairs of ``lr_decay_interval`` steps (one epoch in the official code).
+
+    Paper vs code (spec §4.7, §9): ``follow="code"`` (default) uses pix2pixHD layer weights for the perceptual
+    loss, the weighted MSE Gram style loss, the squared TV loss and the ½ on the D loss; ``follow="paper"`` the
+    unweighted L1 perceptual, L1 Gram (Eq. 5), L1 TV (Eq. 6) and no ½. ``perceptual_layer_weights``,
+    ``style_form``, ``tv_form`` and ``d_loss_weight`` override single items. ``grad_clip_g=3`` as the Track-1 code.
+
+    Test-time (official challenge script, off by default): ``self_ensemble`` (x5 geometric: id, rot90/180/270,
+    h-flip, averaging ``I_out``), ``post_blur`` (bicubic x0.5 then x2 of ``I_out`` before compositing).
+    """
+
+    def __init__(
+        self,
+        *,
+        stages: str = "two_stage",
+        resblock: str = "spd",
+        attention: str = "mssa",
+        back_projection: bool = True,
+        small_init: bool = True,
+        adversarial: bool = True,
+        follow: str = "code",
+        perceptual_layer_weights: str | None = None,
+        style_form: str | None = None,
+        tv_form: str | None = None,
+        d_loss_weight: float | None = None,
+        hole_weight: float = 5.0,
+        l1_weight: float = 1.0,
+        adversarial_weight: float = 0.001,
+        perceptual_weight: float = 0.05,
+        style_weight: float = 80.0,
+        tv_weight: float = 0.1,
+        feature_matching_weight: float = 0.0,
+        vgg_resize: int | None = 224,
+        warmup_steps: int = 67_500,
+        lr_constant_steps: int = 67_500,
+        lr_decay_steps: int = 607_500,
+        lr_decay_interval: int = 6_750,
+        self_ensemble: bool = False,
+        post_blur: bool = False,
+        lr_g: float = 1e-4,
+        lr_d: float = 4e-4,
+        betas_g: tuple[float, float] = (0.5, 0.999),
+        betas_d: tuple[float, float] = (0.5, 0.999),
+        update_order: str = "simultaneous",
+        grad_clip_g: float | None = 3.0,
+        grad_clip_d: float | None = None,
+        **base_kwargs: Any,
+    ) -> None:
+        super().__init__(lr_g=lr_g, lr_d=lr_d, betas_g=betas_g, betas_d=betas_d, update_order=update_order,
+                         grad_clip_g=grad_clip_g, grad_clip_d=grad_clip_d, **base_kwargs)
+        if follow not in FOLLOW:
+            raise ValueError(f"follow must be one of {FOLLOW}, got {follow!r}")
+        perc, style, tv, d_w = _FOLLOW_DEFAULTS[follow]
+        self.perceptual_layer_weights = perceptual_layer_weights or perc
+        self.style_form = style_form or style
+        self.tv_form = tv_form or tv
+        self.d_loss_weight = d_w if d_loss_weight is None else d_loss_weight
+        for value, allowed, name in ((self.perceptual_layer_weights, PERCEPTUAL_FORMS, "perceptual_layer_weights"),
+                                     (self.style_form, STYLE_FORMS, "style_form"), (self.tv_form, TV_FORMS, "tv_form")):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if warmup_steps < 0 or lr_constant_steps < 0 or lr_decay_steps < 0 or lr_decay_interval < 1:
+            raise ValueError("warmup_steps, lr_constant_steps, lr_decay_steps must be >= 0 and lr_decay_interval >= 1")
+        self.save_hyperparameters()
+        self.follow = follow
+        self.stages, self.back_projection, self.adversarial = stages, back_projection, adversarial
+        self.term_weights = dict(l1=l1_weight, adversarial=adversarial_weight, perceptual=perceptual_weight,
+                            style=style_weight, tv=tv_weight, feature_matching=feature_matching_weight)
+        self.hole_weight = hole_weight
+        self.vgg_resize = vgg_resize
+        self.warmup_steps = warmup_steps
+        self.lr_constant_steps, self.lr_decay_steps, self.lr_decay_interval = (
+            lr_constant_steps, lr_decay_steps, lr_decay_interval)
+        self.use_self_ensemble, self.use_post_blur = self_ensemble, post_blur
+        self.generator = DeepGINGenerator(stages=stages, resblock=resblock, attention=attention,
+                                          back_projection=back_projection, semantic_channels=self.semantic_channels,
+                                          small_init=small_init)
+        self.discriminator = MultiScaleDiscriminator(in_channels=6) if adversarial else None
+
+    # ------------------------------------------------------------------------------------------ generator
+    def _run(self, image01: Tensor, mask: Tensor, seg: Tensor | None) -> dict[str, Tensor]:
+        return self.generator(image01, mask, seg)
+
+    def generate(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Outputs in [-1, 1]: ``output`` (I_out), ``coarse``, ``masked_input`` (white holes), and when present
+        ``raw``, ``lr`` ((B, 3, H/4, W/4)); ``alpha`` stays in (0, 1)."""
+        mask = batch["mask"]
+        seg = None
+        if self.semantic_channels:
+            if "seg" not in batch:
+                raise KeyError(f"DeepGIN has semantic_channels={self.semantic_channels} but the batch has no 'seg' "
+                               "map: enable `data.semantic: true`")
+            seg = batch["seg"].to(batch["image"].dtype)
+        image01 = to01(batch["image"])
+        out = self._run(image01, mask, seg)
+        output = out["output"]
+        if not self.training and self.use_self_ensemble:
+            if mask.shape[-1] != mask.shape[-2]:
+                raise ValueError("self_ensemble needs square inputs (90-degree rotations)")
+            output = self_ensemble(lambda i, m, s: self._run(i, m, s)["output"], image01, mask, seg)
+        if not self.training and self.use_post_blur:
+            output = bicubic_post_blur(output)
+        result = {k: v * 2 - 1 for k, v in out.items() if k not in ("alpha", "composite", "output")}
+        result["output"] = output * 2 - 1
+        if "alpha" in out:
+            result["alpha"] = out["alpha"]
+        return result
+
+    # ------------------------------------------------------------------------------------------ losses
+    def loss_functions(self) -> dict[str, LossFn]:
+        fns = super().loss_functions()
+        vgg = self.vgg_features("vgg19", VGG_LAYERS, resize_to=self.vgg_resize)
+        layer_w = PIX2PIXHD_LAYER_WEIGHTS if self.perceptual_layer_weights == "pix2pixhd" else None
+        if self.style_form == "mse_weighted":
+            style = StyleLoss(vgg, PIX2PIXHD_LAYER_WEIGHTS, criterion="mse")
+        else:
+            style = StyleLoss(vgg, None, criterion="l1")
+        hole_weight, tv_form = self.hole_weight, self.tv_form
+        fns.update(
+            hole_weighted_l1=lambda x: hole_weighted_l1(x, hole_weight),
+            deepgin_perceptual=PerceptualLoss(vgg, layer_w, criterion="l1"),
+            deepgin_style=style,
+            deepgin_tv=lambda x: deepgin_tv(x, tv_form),
+            hinge_g_multiscale=adversarial_g,
+            hinge_d_multiscale=adversarial_d,
+            d_feature_matching=feature_matching,
+        )
+        return fns
+
+    def loss_schedule(self) -> list[LossTerm]:
+        """Spec §4.7: ``L_G = L_coarse + L_out + L_lr + 0.001·L_adv + 0.05·L_perc + 80·L_style + 0.1·L_tv``;
+        D: ``½·hinge`` (code). Rows without ``start_step`` form the warm-up; all others start at ``warmup_steps``."""
+        w, start = self.term_weights, self.warmup_steps
+        terms = []
+        if self.stages == "two_stage":  # coarse-only: output is the coarse image, one L1 row (no double count)
+            terms.append(LossTerm("l1_coarse", "hole_weighted_l1", w["l1"], on="coarse"))
+        terms.append(LossTerm("l1_out", "hole_weighted_l1", w["l1"], on="output"))
+        if self.stages == "two_stage" and self.back_projection:
+            terms.append(LossTerm("l1_lr", "hole_weighted_l1", w["l1"], on="lr"))
+        if self.adversarial:
+            terms.append(LossTerm("adv_g", "hinge_g_multiscale", w["adversarial"], on="composite", start_step=start))
+        terms += [
+            LossTerm("perceptual_out", "deepgin_perceptual", w["perceptual"], on="output", start_step=start),
+            LossTerm("perceptual_comp", "deepgin_perceptual", w["perceptual"], on="composite", start_step=start),
+            LossTerm("style_out", "deepgin_style", w["style"], on="output", start_step=start),
+            LossTerm("style_comp", "deepgin_style", w["style"], on="composite", start_step=start),
+            LossTerm("tv", "deepgin_tv", w["tv"], on="composite", start_step=start),
+        ]
+        if self.adversarial:
+            terms += [
+                LossTerm("feature_matching", "d_feature_matching", w["feature_matching"], on="composite",
+                         start_step=start),
+                LossTerm("adv_d", "hinge_d_multiscale", self.d_loss_weight, on="composite",
+                         optimizer="discriminator", start_step=start),
+            ]
+        return terms
+
+    # ------------------------------------------------------------------------------------------ learning rate
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of ``lr_g``/``lr_d`` at generator step ``step``: 1 through the warm-up and the constant
+        stretch, then ``1 − k·interval/decay_steps`` after ``k`` completed intervals (the official per-epoch
+        ``lr −= lr0/niter_decay``), floored at 0."""
+        main = step - self.warmup_steps - self.lr_constant_steps
+        if main < 0 or self.lr_decay_steps == 0:
+            return 1.0
+        k = main // self.lr_decay_interval
+        return max(0.0, 1.0 - k * self.lr_decay_interval / self.lr_decay_steps)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        factor = self.lr_factor(self.global_step)  # stateless: correct after a resume without scheduler state
+        opts = self.optimizers()
+        opts = opts if isinstance(opts, list) else [opts]
+        for opt, base_lr in zip(opts, (self.lr_g, self.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base_lr * factor
+        super().training_step(batch, batch_idx)
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def phase(self, step: int | None = None) -> str:
+        """``"warmup"`` or ``"gan"`` at generator step ``step`` (default: now)."""
+        step = self.global_step if step is None else step
+        return "warmup" if step < self.warmup_steps else "gan"

@@ -1,0 +1,129 @@
+"""``hifill``: HiFill (Yi et al., CVPR 2020, arXiv 2005.09704) as an :class:`InpaintingModule`.
+
+Spec: ``/work/shared/specs/hifill.md`` section 4. Objective (Eqs. 9-13), every term active from step 0::
+
+    L_G = a1 * [c * L_hole(x1) + L_hole(x2)] + a2 * [c * L_ctx(x1) + L_ctx(x2)] + beta * (-E[D(x~)])
+    L_D = E[D(x~)] - E[D(x)] + 10 * E[(||grad D(x^)||_2 - 1)^2]         x~ = x2 * m + x * (1 - m) (pasted fake)
+
+``L_hole`` = mean over all B*3*H*W elements of ``|y - x| * m`` (not divided by the hole area), ``L_ctx`` = mean over
+known pixels; both on the raw outputs x1 (coarse) and x2 (refine). c = 1.2 (code; the paper is silent).
+
+``loss_preset``   ``paper`` (default)        ``code`` (``config.yml``)
+a1 (in-hole)      1                          1.2
+a2 (context)      1.2                        1.2
+beta (adv.)       1e-4                       1e-3
+
+n_critic (D steps per G step, the base's ``d_steps_per_g``): 5 (paper Algorithm 1, default) vs 3 (code).
+Adam lr 1e-4, betas (0.5, 0.9) for G and D, no decay. D: WGAN critic, 5x5 kernels (checkpoint; 3 = paper).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from lightning_modules import losses
+from lightning_modules.base import InpaintingModule
+from lightning_modules.losses import LossInputs
+from lightning_modules.schedule import LossTerm
+from networks.hifill import HiFillCritic, HiFillGenerator
+
+# (hole weight a1, context weight a2, adversarial weight beta)
+LOSS_PRESETS: dict[str, tuple[float, float, float]] = {
+    "paper": (1.0, 1.2, 1e-4),
+    "code": (1.2, 1.2, 1e-3),
+}
+
+
+def critic_loss(critic, real: Tensor, fake: Tensor, gp_weight: float = 10.0, generator=None) -> Tensor:
+    """WGAN-GP critic loss ``E[D(fake)] - E[D(real)] + gp_weight * GP`` (GP over the whole image, spec 4.1).
+
+    ``real``, ``fake`` ``(B, 3, H, W)``; ``generator`` seeds the interpolation weights (tests, DDP checks).
+    """
+    gp = losses.gradient_penalty(critic, real, fake, generator=generator)
+    return losses.wgan_d(critic(real), critic(fake)) + gp_weight * gp
+
+
+class HiFill(InpaintingModule):
+    """HiFill. Args (besides the base's; spec section in brackets):
+
+        coarse_gate, refine_gate: ``gc`` | ``ds`` | ``pw`` | ``sc`` | ``none`` (Fig. 4 configurations) [2.4].
+        topology: ``code`` (checkpoint: K3 first refine conv, extra coarse K3S1C32) | ``paper`` (appendix) [2.2-2.3].
+        coarse_downsample: ``subsample`` (code's TF1 resize) | ``bilinear`` | ``area`` [2.2].
+        attention_mask_mode: ``paper`` (softmax over valid keys) | ``code`` (zero logits, then zeroed) [2.5].
+        attention_query_norm: cosine on both sides (paper) or keys only (code) [2.5].
+        attention_softmax_scale, attention_fuse, attention_type (``soft``|``hard``), attention_multiscale,
+            attention_share_scores: ACM/ATM switches [2.5-2.6, 7].
+        discriminator_kernel: 5 (code/checkpoint) | 3 (paper) [3].
+        image_size: training crop size; sets the critic's linear layer (512 in the paper).
+        loss_preset: ``paper`` | ``code`` weights (table above) [4.2].
+        coarse_weight: c, the multiplier of the coarse reconstruction terms (1.2 in both presets) [4.2].
+        gp_weight: gradient-penalty weight (10, code) [4.1].
+        d_steps_per_g: n_critic, 5 (paper) | 3 (code) [4.3].
+    """
+
+    def __init__(
+        self,
+        coarse_gate: str = "sc",
+        refine_gate: str = "pw",
+        topology: str = "code",
+        coarse_downsample: str = "subsample",
+        attention_mask_mode: str = "paper",
+        attention_query_norm: bool = True,
+        attention_softmax_scale: float = 10.0,
+        attention_fuse: bool = True,
+        attention_type: str = "soft",
+        attention_multiscale: bool = True,
+        attention_share_scores: bool = True,
+        discriminator_kernel: int = 5,
+        image_size: int = 512,
+        loss_preset: str = "paper",
+        coarse_weight: float = 1.2,
+        gp_weight: float = 10.0,
+        lr_g: float = 1e-4,
+        lr_d: float = 1e-4,
+        betas_g: tuple[float, float] = (0.5, 0.9),
+        betas_d: tuple[float, float] = (0.5, 0.9),
+        d_steps_per_g: int = 5,
+        **base,
+    ) -> None:
+        super().__init__(lr_g=lr_g, lr_d=lr_d, betas_g=betas_g, betas_d=betas_d, d_steps_per_g=d_steps_per_g,
+                         **base)
+        if loss_preset not in LOSS_PRESETS:
+            raise ValueError(f"loss_preset must be one of {sorted(LOSS_PRESETS)}, got {loss_preset!r}")
+        self.save_hyperparameters()
+        self.loss_preset, self.coarse_weight, self.gp_weight = loss_preset, coarse_weight, gp_weight
+        self.generator = HiFillGenerator(
+            coarse_gate=coarse_gate, refine_gate=refine_gate, topology=topology, coarse_downsample=coarse_downsample,
+            attention_mask_mode=attention_mask_mode, attention_query_norm=attention_query_norm,
+            attention_softmax_scale=attention_softmax_scale, attention_fuse=attention_fuse,
+            attention_type=attention_type, attention_multiscale=attention_multiscale,
+            attention_share_scores=attention_share_scores)
+        self.discriminator = HiFillCritic(kernel_size=discriminator_kernel, image_size=image_size)
+
+    def generate(self, batch):
+        """``output`` = x2 (refine), ``coarse`` = x1, both raw ``(B, 3, H, W)`` in [-1, 1]; ``scores`` ``(B, N, N)``."""
+        out = self.generator(batch["image"], batch["mask"])
+        return {"output": out["refine"], "coarse": out["coarse"], "scores": out["scores"]}
+
+    def loss_schedule(self) -> list[LossTerm]:
+        hole, context, adversarial = LOSS_PRESETS[self.loss_preset]
+        c = self.coarse_weight
+        return [
+            LossTerm("hole_coarse", "l1_hole", hole * c, on="coarse"),
+            LossTerm("hole_refine", "l1_hole", hole, on="output"),
+            LossTerm("context_coarse", "l1_valid_normalized", context * c, on="coarse"),
+            LossTerm("context_refine", "l1_valid_normalized", context, on="output"),
+            LossTerm("adv_g", "wgan_g", adversarial, on="composite"),
+            LossTerm("adv_d", "wgan_gp_d", 1.0, on="composite", optimizer="discriminator"),
+        ]
+
+    def loss_functions(self):
+        fns = super().loss_functions()
+        fns.update(wgan_g=self._adv_g, wgan_gp_d=self._adv_d)
+        return fns
+
+    def _adv_g(self, x: LossInputs) -> Tensor:
+        return losses.wgan_g(self.discriminator(x.pred))
+
+    def _adv_d(self, x: LossInputs) -> Tensor:
+        return critic_loss(self.discriminator, x.target, x.pred, self.gp_weight)

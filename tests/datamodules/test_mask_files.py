@@ -1,0 +1,171 @@
+"""Mask files: polarity detection, binarisation, resizing, per-paper augmentation, ``WithMaskFiles``."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from datamodules.datasets.mask_files import MaskFileWarning, MaskFolder, WithMaskFiles, augment_mask
+
+
+def _hole_maps(count: int = 5, size: int = 64, seed: int = 0) -> list[np.ndarray]:
+    """{0, 1} hole maps with 10-35 % holes (rectangles)."""
+    rng = np.random.default_rng(seed)
+    maps = []
+    for _ in range(count):
+        hole = np.zeros((size, size), np.uint8)
+        h, w = rng.integers(size // 3, size // 2, 2)
+        y, x = rng.integers(0, size - h), rng.integers(0, size - w)
+        hole[y: y + h, x: x + w] = 1
+        maps.append(hole)
+    return maps
+
+
+def _write(folder: Path, maps: list[np.ndarray], white_is_hole: bool = True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, hole in enumerate(maps):
+        stored = hole if white_is_hole else 1 - hole
+        Image.fromarray(stored * 255).save(folder / f"{i:05d}.png")
+    return folder
+
+
+class _Images(torch.utils.data.Dataset):
+    def __init__(self, n: int = 7, size: int = 32) -> None:
+        self.n, self.size = n, size
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return {"image": torch.zeros(3, self.size, self.size), "index": i, "name": f"im{i}"}
+
+
+def test_polarity_is_detected_per_folder(tmp_path):
+    maps = _hole_maps()
+    white = MaskFolder(str(_write(tmp_path / "white", maps, white_is_hole=True)))
+    black = MaskFolder(str(_write(tmp_path / "black", maps, white_is_hole=False)))
+    assert white.polarity == "white_hole" and black.polarity == "black_hole"
+    for i, hole in enumerate(maps):
+        assert np.array_equal(white.read(i), hole) and np.array_equal(black.read(i), hole)
+
+
+def test_large_masks_in_a_white_hole_set_are_not_flipped(tmp_path):
+    maps = _hole_maps(6)
+    big = np.ones((64, 64), np.uint8)
+    big[:, :16] = 0  # 75 % hole: legitimately large
+    folder = MaskFolder(str(_write(tmp_path / "m", maps + [big])))
+    assert folder.polarity == "white_hole" and folder.read(6).mean() == 0.75
+
+
+def test_ambiguous_half_white_sets_keep_white_hole_with_a_warning(tmp_path):
+    half = np.zeros((20, 20), np.uint8)
+    half[:, :10] = 1
+    with pytest.warns(MaskFileWarning, match="polarity"):
+        assert MaskFolder(str(_write(tmp_path / "half", [half, half]))).polarity == "white_hole"
+
+
+def test_manifest_sets_polarity_order_and_types(tmp_path):
+    maps = _hole_maps(3)
+    folder = _write(tmp_path / "m", maps, white_is_hole=False)
+    manifest = {"polarity": "white_hole", "masks": [{"file": "00002.png", "mask_type": "ca"},
+                                                    {"file": "00000.png", "mask_type": "box"},
+                                                    {"file": "00001.png", "mask_type": "free_form"}]}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    masks = MaskFolder(str(folder))
+    assert masks.polarity == "white_hole"  # the manifest wins over the (black = hole) statistics
+    assert [f.name for f in masks.files] == ["00002.png", "00000.png", "00001.png"]
+    assert [masks.mask_type(i) for i in range(3)] == ["ca", "box", "free_form"]
+    assert np.array_equal(masks.read(0), 1 - maps[2])
+
+
+def test_resize_and_threshold_warn(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    soft = np.zeros((40, 40), np.uint8)
+    soft[10:30, 10:30] = 200
+    soft[10:30, 30:34] = 100  # below one half: valid after thresholding
+    Image.fromarray(soft).save(folder / "a.png")
+    Image.fromarray(_hole_maps(1, 40)[0] * 255).save(folder / "b.png")
+    masks = MaskFolder(str(folder), polarity="white_hole")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hole = masks.read(0, (20, 20))
+        masks.read(1, (20, 20))
+    messages = [str(w.message) for w in caught if issubclass(w.category, MaskFileWarning)]
+    assert any("not binary" in m and "a.png" in m for m in messages)
+    assert sum("resized nearest-exact" in m for m in messages) == 1  # once per (file size, image size)
+    assert hole.shape == (20, 20) and set(np.unique(hole)) == {0, 1}
+    assert hole[5:15, 5:15].all() and hole[:, 15:].sum() == 0
+
+
+def test_zero_one_valued_pngs_are_binary(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    hole = _hole_maps(1, 32)[0]
+    Image.fromarray(hole).save(folder / "01.png")  # values 0/1, not 0/255
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MaskFileWarning)
+        assert np.array_equal(MaskFolder(str(folder), polarity="white_hole").read(0), hole)
+
+
+def test_aotgan_rotation_fills_corners_with_known_and_madf_with_hole():
+    rng = np.random.default_rng(0)
+    full_hole, no_hole = np.ones((64, 64), np.uint8), np.zeros((64, 64), np.uint8)
+    aot = [augment_mask(full_hole, (32, 32), "aotgan", rng).mean() for _ in range(40)]
+    madf = [augment_mask(no_hole, (32, 32), "madf", rng).mean() for _ in range(40)]
+    # AOT: θ ~ U[0°, 45°) → mean 11.7 % of the canvas rotated in as known (masks.md §5.2).
+    assert 0.05 < 1 - np.mean(aot) < 0.2 and max(aot) <= 1
+    # MADF: θ ~ U[−10°, 10°) → mean 3.9 % of the canvas rotated in as hole (masks.md §5.3).
+    assert 0.01 < np.mean(madf) < 0.08 and max(madf) < 0.12
+    assert augment_mask(full_hole, (32, 48), "none", rng).shape == (32, 48)
+
+
+def test_with_mask_files_fixed_and_random(tmp_path):
+    maps = _hole_maps(3, 32)
+    folder = _write(tmp_path / "m", maps)
+    fixed = WithMaskFiles(_Images(), str(folder), 32, fixed=True)
+    for i in range(7):
+        item = fixed[i]
+        assert item["mask"].shape == (1, 32, 32) and item["mask"].dtype == torch.float32
+        assert np.array_equal(item["mask"][0].numpy(), maps[i % 3]) and item["mask_type"] == "file"
+    train = WithMaskFiles(_Images(), str(folder), 32)
+    drawn = {train[0]["mask"].numpy().tobytes() for _ in range(12)}
+    assert len(drawn) > 1
+    for _ in range(5):
+        assert set(torch.unique(train[1]["mask"]).tolist()) <= {0.0, 1.0}
+
+
+def test_unreadable_mask_files_are_skipped(tmp_path):
+    folder = _write(tmp_path / "m", _hole_maps(2, 32))
+    (folder / "00000.png").write_bytes(b"")
+    fixed = WithMaskFiles(_Images(2), str(folder), 32, fixed=True, polarity="white_hole")
+    with pytest.warns(MaskFileWarning, match="00000.png"):
+        item = fixed[0]
+    assert item["mask"].sum() > 0
+
+
+def test_real_mask_sets_polarity(fixtures_dir):
+    aim = fixtures_dir / "aim2020_validation"
+    madf = fixtures_dir / "madf_examples" / "places2"
+    aot = fixtures_dir / "aotgan_examples" / "logos" / "mask"
+    if not (aim.is_dir() and madf.is_dir() and aot.is_dir()):
+        pytest.skip("mask fixtures missing")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # AIM validation masks: 255 = hole; CA masks hide ≈ 50 % (the ambiguous band: white = hole is kept).
+        aim_masks = MaskFolder(str(aim), pattern="*_mask.png")
+    assert aim_masks.polarity == "white_hole" and len(aim_masks) == 2
+    assert aim_masks.read(1).shape == (600, 400) and 0.45 < aim_masks.read(1).mean() < 0.55
+    # AOT-GAN's hand-drawn masks: 255 = hole.
+    assert MaskFolder(str(aot)).polarity == "white_hole"
+    # MADF's example masks are stored white = valid: detected as inverted.
+    for subset in ("places2", "celeba"):
+        madf_masks = MaskFolder(str(fixtures_dir / "madf_examples" / subset), pattern="*_mask.png")
+        assert madf_masks.polarity == "black_hole", subset
+        assert madf_masks.read(0).mean() < 0.45

@@ -1,0 +1,316 @@
+"""DeepGIN Lightning module: schedule table, two-phase switch (also across a resume), loss forms, every Table 1 row
+and Track 2 for 3 CPU steps at 64 px."""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from lightning_modules.deepgin import PIX2PIXHD_LAYER_WEIGHTS, DeepGIN, deepgin_tv, hole_weighted_l1
+from lightning_modules.losses import LossInputs
+
+SIZE = 64
+FAST = dict(vgg_weights="random", vgg_resize=None, log_images_every_n_steps=0)  # tiny, no 224 resize
+
+
+class TinyData(Dataset):
+    """Deterministic random images in [-1, 1] with a box hole (and a one-hot seg map if asked)."""
+
+    def __init__(self, n: int = 8, seg_channels: int = 0):
+        self.n, self.seg_channels = n, seg_channels
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict:
+        g = torch.Generator().manual_seed(i)
+        image = torch.rand(3, SIZE, SIZE, generator=g) * 2 - 1
+        mask = torch.zeros(1, SIZE, SIZE)
+        mask[:, 16:48, 8 + i % 8: 40 + i % 8] = 1
+        item = {"image": image, "mask": mask, "index": i, "name": f"tiny_{i}", "mask_type": "box"}
+        if self.seg_channels:
+            labels = torch.randint(0, self.seg_channels, (SIZE, SIZE), generator=g)
+            item["seg"] = torch.nn.functional.one_hot(labels, self.seg_channels).permute(2, 0, 1).float()
+        return item
+
+
+class Recording(DeepGIN):
+    """Records, per optimiser call, the generator step and the loss terms that were evaluated, and the LRs."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls: list[tuple[int, str, tuple[str, ...]]] = []
+        self.lrs: list[tuple[int, float, float | None]] = []
+        self.d_snapshots: list[tuple[int, torch.Tensor]] = []
+
+    def compute_losses(self, optimizer, outputs, batch, cache=None):
+        total, values = super().compute_losses(optimizer, outputs, batch, cache)
+        self.calls.append((self.global_step, optimizer, tuple(sorted(values))))
+        return total, values
+
+    def training_step(self, batch, batch_idx):
+        step = self.global_step
+        super().training_step(batch, batch_idx)
+        opts = self.optimizers()
+        opts = opts if isinstance(opts, list) else [opts]
+        self.lrs.append((step, opts[0].param_groups[0]["lr"], opts[1].param_groups[0]["lr"] if len(opts) > 1 else None))
+        if self.discriminator is not None:
+            self.d_snapshots.append((step, torch.cat([p.detach().flatten() for p in self.discriminator.parameters()])))
+
+
+def trainer(max_steps: int, **kwargs) -> L.Trainer:
+    return L.Trainer(max_steps=max_steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                     enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, **kwargs)
+
+
+def fit(model, steps: int, seg_channels: int = 0, ckpt_path=None, **trainer_kwargs) -> L.Trainer:
+    torch.manual_seed(0)
+    t = trainer(steps, **trainer_kwargs)
+    t.fit(model, DataLoader(TinyData(seg_channels=seg_channels), batch_size=2), ckpt_path=ckpt_path)
+    return t
+
+
+TABLE1_ROWS = {
+    "coarse_only": dict(stages="coarse_only", resblock="std", attention="none", back_projection=False),
+    "std": dict(resblock="std", attention="none", back_projection=False),
+    "std_sa": dict(resblock="std", attention="sa", back_projection=False),
+    "std_mssa": dict(resblock="std", attention="mssa", back_projection=False),
+    "dilated_mssa": dict(resblock="dilated", attention="mssa", back_projection=False),
+    "spd_mssa": dict(resblock="spd", attention="mssa", back_projection=False),
+    "spd_mssa_bp": dict(resblock="spd", attention="mssa", back_projection=True),
+}
+
+
+L1_TERMS = ("l1_coarse", "l1_lr", "l1_out")
+FULL_G_TERMS = tuple(sorted(L1_TERMS + ("adv_g", "perceptual_out", "perceptual_comp", "style_out", "style_comp", "tv")))
+
+
+# ---------------------------------------------------------------------------------------------- schedule table
+def test_schedule_table_matches_spec():
+    m = DeepGIN(warmup_steps=100, **FAST)
+    rows = {(r.name, r.fn, r.weight, r.on, r.optimizer, r.start_step, r.stop_step) for r in m.schedule}
+    assert rows == {
+        ("l1_coarse", "hole_weighted_l1", 1.0, "coarse", "generator", 0, None),
+        ("l1_out", "hole_weighted_l1", 1.0, "output", "generator", 0, None),
+        ("l1_lr", "hole_weighted_l1", 1.0, "lr", "generator", 0, None),
+        ("adv_g", "hinge_g_multiscale", 0.001, "composite", "generator", 100, None),
+        ("perceptual_out", "deepgin_perceptual", 0.05, "output", "generator", 100, None),
+        ("perceptual_comp", "deepgin_perceptual", 0.05, "composite", "generator", 100, None),
+        ("style_out", "deepgin_style", 80.0, "output", "generator", 100, None),
+        ("style_comp", "deepgin_style", 80.0, "composite", "generator", 100, None),
+        ("tv", "deepgin_tv", 0.1, "composite", "generator", 100, None),
+        ("feature_matching", "d_feature_matching", 0.0, "composite", "generator", 100, None),  # off, as the code
+        ("adv_d", "hinge_d_multiscale", 0.5, "composite", "discriminator", 100, None),
+    }
+    assert m.schedule.phase_boundaries() == [100]
+
+
+def test_schedule_of_ablation_variants():
+    names = lambda **kw: {t.name for t in DeepGIN(**FAST, **kw).schedule}  # noqa: E731
+    assert "l1_lr" not in names(back_projection=False)
+    coarse = names(stages="coarse_only", resblock="std", attention="none", back_projection=False)
+    assert "l1_coarse" not in coarse and "l1_lr" not in coarse and "l1_out" in coarse  # I_out := I_coarse, once
+    no_gan = DeepGIN(adversarial=False, **FAST)
+    assert no_gan.discriminator is None
+    assert not {"adv_g", "adv_d", "feature_matching"} & {t.name for t in no_gan.schedule}
+
+
+def test_default_optimiser_settings_follow_the_code():
+    m = DeepGIN(**FAST)
+    assert (m.lr_g, m.lr_d, m.betas_g, m.betas_d) == (1e-4, 4e-4, (0.5, 0.999), (0.5, 0.999))
+    assert m.grad_clip_g == 3.0 and m.grad_clip_d is None
+    # both losses from the pre-update D and the pre-update fake (official per-iteration order), same step
+    assert m.update_order == "simultaneous"
+
+
+def test_follow_paper_changes_exactly_the_loss_forms_and_d_weight():
+    code, paper = DeepGIN(**FAST), DeepGIN(follow="paper", **FAST)
+    diff = {r.name: (r.weight, s.weight) for r, s in zip(code.schedule, paper.schedule) if r != s}
+    assert diff == {"adv_d": (0.5, 1.0)}
+    assert (code.perceptual_layer_weights, code.style_form, code.tv_form) == ("pix2pixhd", "mse_weighted", "l2")
+    assert (paper.perceptual_layer_weights, paper.style_form, paper.tv_form) == ("uniform", "l1", "l1")
+    fc, fp = code.loss_functions(), paper.loss_functions()
+    assert fc["deepgin_perceptual"].weights == list(PIX2PIXHD_LAYER_WEIGHTS)
+    assert fp["deepgin_perceptual"].weights == [1.0] * 5
+    assert (fc["deepgin_style"].criterion, fc["deepgin_style"].weights) == ("mse", list(PIX2PIXHD_LAYER_WEIGHTS))
+    assert (fp["deepgin_style"].criterion, fp["deepgin_style"].weights) == ("l1", [1.0] * 5)
+    # single-item overrides win over `follow`
+    mixed = DeepGIN(follow="paper", tv_form="l2", d_loss_weight=0.5, **FAST)
+    assert (mixed.perceptual_layer_weights, mixed.style_form, mixed.tv_form, mixed.d_loss_weight) == (
+        "uniform", "l1", "l2", 0.5)
+    with pytest.raises(ValueError):
+        DeepGIN(follow="both", **FAST)
+
+
+def _inputs(pred, target, mask, **outputs):
+    return LossInputs(pred=pred, outputs=outputs, batch={"image": target, "mask": mask}, module=None)
+
+
+def test_tv_forms():
+    img = torch.rand(2, 3, 8, 8) * 2 - 1
+    x01 = (img + 1) / 2
+    dv, dh = x01[:, :, 1:] - x01[:, :, :-1], x01[..., 1:] - x01[..., :-1]
+    x = _inputs(img, img, torch.zeros(2, 1, 8, 8))
+    # code TVLoss: 2 * (sum dv^2 / (C (H-1) W) + sum dh^2 / (C H (W-1))) / B
+    expected_code = 2 * (dv.square().sum() / (3 * 7 * 8) + dh.square().sum() / (3 * 8 * 7)) / 2
+    torch.testing.assert_close(deepgin_tv(x, "l2"), expected_code)
+    torch.testing.assert_close(deepgin_tv(x, "l1"), dv.abs().mean() + dh.abs().mean())
+
+
+def test_hole_weighted_l1_full_and_low_resolution():
+    torch.manual_seed(0)
+    target = torch.rand(1, 3, 64, 64) * 2 - 1
+    pred = torch.rand(1, 3, 64, 64) * 2 - 1
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 10:40, 20:50] = 1
+    d = ((pred - target) / 2).abs()
+    expected = 5 * (d * mask).sum() / d.numel() + (d * (1 - mask)).sum() / d.numel()
+    torch.testing.assert_close(hole_weighted_l1(_inputs(pred, target, mask), 5.0), expected)
+    # I_lr: target and mask are downsampled bilinearly (align_corners=True) -> a soft 16x16 mask
+    lr = torch.rand(1, 3, 16, 16) * 2 - 1
+    t4 = torch.nn.functional.interpolate(target, size=(16, 16), mode="bilinear", align_corners=True)
+    m4 = torch.nn.functional.interpolate(mask, size=(16, 16), mode="bilinear", align_corners=True)
+    assert ((m4 > 0) & (m4 < 1)).any()
+    d4 = ((lr - t4) / 2).abs()
+    torch.testing.assert_close(hole_weighted_l1(_inputs(lr, target, mask), 5.0),
+                               5 * (d4 * m4).mean() + (d4 * (1 - m4)).mean())
+
+
+def test_lr_factor_is_stepped_linear_decay_after_warmup_and_constant_stretch():
+    m = DeepGIN(warmup_steps=10, lr_constant_steps=10, lr_decay_steps=90, lr_decay_interval=10, **FAST)
+    assert [m.lr_factor(s) for s in (0, 9, 10, 19, 29)] == [1.0] * 5
+    assert m.lr_factor(30) == pytest.approx(1 - 10 / 90)
+    assert m.lr_factor(39) == pytest.approx(1 - 10 / 90)
+    assert m.lr_factor(40) == pytest.approx(1 - 20 / 90)
+    assert m.lr_factor(10 + 10 + 90) == 0.0 and m.lr_factor(10_000) == 0.0
+
+
+# ---------------------------------------------------------------------------------------------- two phases
+def _terms_by_step(model: Recording, optimizer: str) -> dict[int, tuple[str, ...]]:
+    return {step: names for step, opt, names in model.calls if opt == optimizer}
+
+
+def test_warmup_uses_only_l1_and_switches_at_configured_step():
+    """Full model (Table 1 last row), 3 steps: steps 0-1 warm-up, step 2 the GAN objective."""
+    model = Recording(warmup_steps=2, lr_constant_steps=0, lr_decay_steps=4, lr_decay_interval=1, **FAST)
+    d_init = torch.cat([p.detach().flatten().clone() for p in model.discriminator.parameters()])
+    fit(model, 3)
+    g_terms, d_terms = _terms_by_step(model, "generator"), _terms_by_step(model, "discriminator")
+    assert g_terms == {0: L1_TERMS, 1: L1_TERMS, 2: FULL_G_TERMS}
+    assert d_terms == {0: (), 1: (), 2: ("adv_d",)}
+    # D is untouched through the warm-up (it starts fresh at the GAN stage) and trained afterwards
+    snaps = dict(model.d_snapshots)
+    assert torch.equal(snaps[1], d_init)
+    assert not torch.equal(snaps[2], d_init)
+    assert [round(lr_g / 1e-4, 6) for _, lr_g, _ in model.lrs] == [1.0, 1.0, 1.0]
+    assert [round(lr_d / 4e-4, 6) for _, _, lr_d in model.lrs] == [1.0, 1.0, 1.0]
+
+
+def test_phase_switch_and_lr_survive_resume(tmp_path):
+    """Stop after 1 step (mid warm-up), resume from the checkpoint: the switch still happens at step 2 and the LR
+    follows the restored global_step. Coarse-only row to keep it cheap."""
+    kwargs = dict(warmup_steps=2, lr_constant_steps=0, lr_decay_steps=4, lr_decay_interval=1, **FAST,
+                  **TABLE1_ROWS["coarse_only"])
+    first = Recording(**kwargs)
+    t = fit(first, 1)
+    ckpt = tmp_path / "mid_warmup.ckpt"
+    t.save_checkpoint(ckpt)
+    resumed = Recording(**kwargs)
+    t2 = fit(resumed, 4, ckpt_path=str(ckpt))
+    assert t2.global_step == 4
+    g_terms = _terms_by_step(resumed, "generator")
+    full = tuple(sorted(set(FULL_G_TERMS) - {"l1_coarse", "l1_lr"}))
+    assert g_terms == {1: ("l1_out",), 2: full, 3: full}
+    assert [round(lr_g / 1e-4, 6) for _, lr_g, _ in resumed.lrs] == [1.0, 1.0, 0.75]
+    assert [round(lr_d / 4e-4, 6) for _, _, lr_d in resumed.lrs] == [1.0, 1.0, 0.75]
+
+
+# ---------------------------------------------------------------------------------------------- every variant
+# 3 steps of a 43M-parameter model take ~15 s on a quiet 2-core CPU (minutes when it is shared): the coarse-only row
+# and Track 2 (ours) run by default, the other rows are `slow` (the full row also runs in the warm-up test above).
+ROW_PARAMS = [pytest.param(r, marks=() if r == "coarse_only" else pytest.mark.slow) for r in TABLE1_ROWS]
+
+
+@pytest.mark.parametrize("row", ROW_PARAMS)
+def test_three_training_steps_of_every_table1_row(row):
+    model = Recording(warmup_steps=1, **TABLE1_ROWS[row], **FAST)
+    before = [p.detach().clone() for p in model.generator.parameters()]
+    t = fit(model, 3)
+    assert t.global_step == 3
+    assert all(torch.isfinite(torch.as_tensor(v)).all() for v in t.callback_metrics.values())
+    # every generator parameter receives a gradient (no dead branch) and the weights move
+    assert all(p.grad is not None for p in model.generator.parameters())
+    changed = sum(not torch.equal(a, b) for a, b in zip(before, model.generator.parameters()))
+    assert changed > 0.8 * len(before)
+    assert "adv_g" in _terms_by_step(model, "generator")[2]
+
+
+@pytest.mark.parametrize("seg_channels", [52, pytest.param(3, marks=pytest.mark.slow)],
+                         ids=["ours_52_onehot", "official_3"])
+def test_three_training_steps_track2(seg_channels):
+    model = Recording(warmup_steps=1, semantic_channels=seg_channels, grad_clip_g=None, **FAST)
+    assert model.generator.semantic_channels == seg_channels
+    t = fit(model, 3, seg_channels=seg_channels)
+    assert t.global_step == 3
+    with pytest.raises(KeyError):
+        model.generate({"image": torch.zeros(1, 3, SIZE, SIZE), "mask": torch.zeros(1, 1, SIZE, SIZE)})
+
+
+def test_training_with_vgg_at_224_like_the_code():
+    model = Recording(warmup_steps=0, vgg_weights="random", log_images_every_n_steps=0, **TABLE1_ROWS["coarse_only"])
+    assert fit(model, 1).global_step == 1
+
+
+# ---------------------------------------------------------------------------------------------- outputs, test time
+def _batch(n: int = 1):
+    data = TinyData()
+    items = [data[i] for i in range(n)]
+    return {"image": torch.stack([x["image"] for x in items]), "mask": torch.stack([x["mask"] for x in items])}
+
+
+def test_generate_converts_ranges_and_composite_keeps_known_pixels():
+    torch.manual_seed(0)
+    m = DeepGIN(resblock="std", attention="none", **FAST).eval()
+    batch = _batch(2)
+    with torch.no_grad():
+        out = m(batch)
+    assert out["lr"].shape == (2, 3, SIZE // 4, SIZE // 4)
+    assert 0 < out["alpha"].min() and out["alpha"].max() < 1
+    known = 1 - batch["mask"]
+    torch.testing.assert_close(out["composite"] * known, batch["image"] * known)
+    # the network saw white (+1 in [-1, 1]) holes
+    assert torch.all(out["masked_input"][batch["mask"].expand_as(batch["image"]) > 0] == 1.0)
+
+
+def test_test_time_options_are_off_by_default_and_only_act_in_eval():
+    torch.manual_seed(0)
+    plain = DeepGIN(resblock="std", attention="none", **FAST)
+    assert plain.use_self_ensemble is False and plain.use_post_blur is False
+    state = plain.state_dict()
+    batch = _batch(1)
+    results = {}
+    for name, kw in {"plain": {}, "ens": {"self_ensemble": True}, "blur": {"post_blur": True}}.items():
+        m = DeepGIN(resblock="std", attention="none", **FAST, **kw)
+        m.load_state_dict(state)
+        with torch.no_grad():
+            results[name + "_train"] = m.train()(batch)["output"]
+            results[name] = m.eval()(batch)["output"]
+    assert torch.equal(results["ens_train"], results["plain_train"])
+    assert torch.equal(results["blur_train"], results["plain_train"])
+    assert not torch.allclose(results["ens"], results["plain"])
+    assert not torch.allclose(results["blur"], results["plain"])
+    assert results["blur"].std() < results["plain"].std()
+
+
+def test_config_switch_values_are_typed_primitives():
+    import inspect
+
+    sig = inspect.signature(DeepGIN.__init__)
+    for name in ("stages", "resblock", "attention", "back_projection", "follow", "warmup_steps", "self_ensemble",
+                 "post_blur", "perceptual_layer_weights", "style_form", "tv_form", "d_loss_weight"):
+        assert name in sig.parameters
+    assert math.isclose(DeepGIN(**FAST).term_weights["style"], 80.0)

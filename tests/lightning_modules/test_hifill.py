@@ -1,0 +1,207 @@
+"""HiFill Lightning module: schedule table per preset, 3 CPU training steps of every Fig. 4 gate configuration at
+64 px, n_critic, loss forms, and the WGAN-GP critic loss under 2-process DDP (gloo) vs one process."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+
+from lightning_modules.hifill import LOSS_PRESETS, HiFill, critic_loss
+from lightning_modules.losses import LossInputs
+from networks.hifill import HiFillCritic
+
+SIZE = 64
+FAST = dict(image_size=SIZE, log_images_every_n_steps=0)
+FIG4 = [("gc", "gc"), ("ds", "ds"), ("pw", "pw"), ("sc", "ds"), ("sc", "pw"), ("sc", "sc"), ("none", "none")]
+
+
+class TinyData(Dataset):
+    def __init__(self, n: int = 16):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> dict:
+        g = torch.Generator().manual_seed(i)
+        image = torch.rand(3, SIZE, SIZE, generator=g) * 2 - 1
+        mask = torch.zeros(1, SIZE, SIZE)
+        mask[:, 8:24, 4 + i % 8:20 + i % 8] = 1  # small hole: most attention keys stay valid
+        return {"image": image, "mask": mask, "index": i, "name": f"tiny_{i}", "mask_type": "box"}
+
+
+class Recording(HiFill):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls: list[tuple[int, str, tuple[str, ...]]] = []
+
+    def compute_losses(self, optimizer, outputs, batch, cache=None):
+        total, values = super().compute_losses(optimizer, outputs, batch, cache)
+        self.calls.append((self.global_step, optimizer, tuple(sorted(values))))
+        return total, values
+
+
+def fit(model, steps: int) -> L.Trainer:
+    torch.manual_seed(0)
+    trainer = L.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        limit_val_batches=0)
+    trainer.fit(model, DataLoader(TinyData(), batch_size=2))
+    return trainer
+
+
+def _flat(module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in module.parameters()])
+
+
+@pytest.mark.parametrize("coarse, refine", FIG4)
+def test_three_training_steps_of_every_gate_configuration(coarse, refine):
+    model = Recording(coarse_gate=coarse, refine_gate=refine, d_steps_per_g=1, **FAST)
+    g0, d0 = _flat(model.generator), _flat(model.discriminator)
+    trainer = fit(model, 3)
+    assert trainer.global_step == 3
+    g_steps = [c for c in model.calls if c[1] == "generator"]
+    assert len(g_steps) == 3
+    assert g_steps[0][2] == ("adv_g", "context_coarse", "context_refine", "hole_coarse", "hole_refine")
+    assert not torch.equal(g0, _flat(model.generator)) and not torch.equal(d0, _flat(model.discriminator))
+    assert torch.isfinite(_flat(model.generator)).all()
+
+
+def test_default_n_critic_is_five_d_steps_per_g_step():
+    model = Recording(**FAST)
+    assert model.d_steps_per_g == 5
+    fit(model, 2)
+    kinds = [c[1] for c in model.calls]
+    assert kinds.count("discriminator") == 10 and kinds.count("generator") == 2
+
+
+@pytest.mark.parametrize("preset", ["paper", "code"])
+def test_loss_schedule_table(preset):
+    rows = HiFill(loss_preset=preset, **FAST).schedule.rows()
+    hole, ctx, adv = {"paper": (1.0, 1.2, 1e-4), "code": (1.2, 1.2, 1e-3)}[preset]
+    expected = [
+        ("hole_coarse", "l1_hole", hole * 1.2, "coarse", "generator"),
+        ("hole_refine", "l1_hole", hole, "output", "generator"),
+        ("context_coarse", "l1_valid_normalized", ctx * 1.2, "coarse", "generator"),
+        ("context_refine", "l1_valid_normalized", ctx, "output", "generator"),
+        ("adv_g", "wgan_g", adv, "composite", "generator"),
+        ("adv_d", "wgan_gp_d", 1.0, "composite", "discriminator"),
+    ]
+    got = [(r["name"], r["fn"], r["weight"], r["on"], r["optimizer"]) for r in rows]
+    assert [g[:2] + g[3:] for g in got] == [e[:2] + e[3:] for e in expected]
+    assert [g[2] for g in got] == pytest.approx([e[2] for e in expected])
+    assert all(r["steps"] == "[0, ∞)" for r in rows)
+
+
+def test_preset_switch_changes_only_the_weights():
+    paper, code = HiFill(**FAST), HiFill(loss_preset="code", **FAST)
+    changed = {r["name"] for r, s in zip(paper.schedule.rows(), code.schedule.rows()) if r["weight"] != s["weight"]}
+    assert changed == {"hole_coarse", "hole_refine", "adv_g"}
+    assert [(r["fn"], r["on"]) for r in paper.schedule.rows()] == [(r["fn"], r["on"]) for r in code.schedule.rows()]
+    assert set(LOSS_PRESETS) == {"paper", "code"}
+    with pytest.raises(ValueError):
+        HiFill(loss_preset="other", **FAST)
+
+
+def test_optimiser_defaults():
+    model = HiFill(**FAST)
+    assert (model.lr_g, model.lr_d, model.betas_g, model.betas_d) == (1e-4, 1e-4, (0.5, 0.9), (0.5, 0.9))
+
+
+def test_reconstruction_loss_forms():
+    """L_hole: mean over all elements (scales with hole area); L_ctx: true mean over known pixels (spec 4.1)."""
+    model = HiFill(**FAST)
+    fns = model.loss_functions()
+    target = torch.zeros(1, 3, 4, 4)
+    pred = torch.ones(1, 3, 4, 4)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., :1, :] = 1  # a quarter of the image is a hole
+    x = LossInputs(pred=pred, outputs={}, batch={"image": target, "mask": mask}, module=model)
+    assert fns["l1_hole"](x).item() == pytest.approx(0.25)
+    assert fns["l1_valid_normalized"](x).item() == pytest.approx(1.0)
+
+
+def test_generate_returns_coarse_refine_and_scores():
+    model = HiFill(**FAST)
+    batch = next(iter(DataLoader(TinyData(), batch_size=2)))
+    out = model(batch)
+    assert set(out) == {"output", "coarse", "scores", "composite"}
+    assert out["scores"].shape == (2, 16, 16)
+    assert torch.equal(out["composite"] * (1 - batch["mask"]), batch["image"] * (1 - batch["mask"]))
+
+
+def test_critic_loss_matches_hand_computation():
+    torch.manual_seed(0)
+    critic = HiFillCritic(kernel_size=3, image_size=SIZE)
+    real, fake = torch.rand(2, 3, SIZE, SIZE) * 2 - 1, torch.rand(2, 3, SIZE, SIZE) * 2 - 1
+    got = critic_loss(critic, real, fake, 10.0, generator=torch.Generator().manual_seed(3))
+    alpha = torch.rand((2, 1, 1, 1), generator=torch.Generator().manual_seed(3))
+    penalties = []
+    for i in range(2):  # one sample at a time: no batch coupling in the penalty
+        x = (alpha[i] * real[i] + (1 - alpha[i]) * fake[i]).unsqueeze(0).requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x).sum(), x)
+        penalties.append((grad.norm() - 1) ** 2)
+    expected = critic(fake).mean() - critic(real).mean() + 10.0 * torch.stack(penalties).mean()
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------- DDP (2 processes, gloo)
+class _CriticObjective(torch.nn.Module):
+    """One DDP forward = the whole critic loss, as under Lightning (the LightningModule is the DDP module)."""
+
+    def __init__(self, critic):
+        super().__init__()
+        self.critic = critic
+
+    def forward(self, real, fake, seed: int):
+        return critic_loss(self.critic, real, fake, 10.0, generator=torch.Generator().manual_seed(seed))
+
+
+def _data():
+    g = torch.Generator().manual_seed(123)
+    return torch.rand(4, 3, SIZE, SIZE, generator=g) * 2 - 1, torch.rand(4, 3, SIZE, SIZE, generator=g) * 2 - 1
+
+
+def _critic():
+    torch.manual_seed(7)
+    return HiFillCritic(kernel_size=3, image_size=SIZE)
+
+
+def _ddp_worker(rank: int, world: int, store_file: str, out_file: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store_file}", rank=rank, world_size=world)
+    try:
+        model = DistributedDataParallel(_CriticObjective(_critic()))
+        real, fake = _data()
+        half = slice(2 * rank, 2 * rank + 2)
+        model(real[half], fake[half], seed=rank).backward()
+        if rank == 0:
+            torch.save([p.grad for p in model.module.parameters()], out_file)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_gradient_penalty_under_ddp_matches_single_process(tmp_path):
+    mp.spawn(_ddp_worker, args=(2, str(tmp_path / "store"), str(tmp_path / "grads.pt")), nprocs=2, join=True)
+    ddp_grads = torch.load(tmp_path / "grads.pt")
+    # single process: the same two half-batches with the same interpolation draws, gradients averaged
+    objective = _CriticObjective(_critic())
+    real, fake = _data()
+    losses_ = [objective(real[2 * r:2 * r + 2], fake[2 * r:2 * r + 2], seed=r) for r in range(2)]
+    (sum(losses_) / 2).backward()
+    reference = [p.grad for p in objective.parameters()]
+    assert len(ddp_grads) == len(reference)
+    for got, want in zip(ddp_grads, reference):
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
+    # and the penalty is live: the second-order term changes the gradient
+    objective.zero_grad()
+    torch.manual_seed(0)
+    no_gp = sum(critic_loss(objective.critic, real[2 * r:2 * r + 2], fake[2 * r:2 * r + 2], 0.0) for r in range(2))
+    (no_gp / 2).backward()
+    assert not all(torch.allclose(p.grad, w, atol=1e-6) for p, w in zip(objective.parameters(), reference))
+
