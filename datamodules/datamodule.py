@@ -37,6 +37,9 @@ class InpaintDataModule(L.LightningDataModule):
         semantic: also load Track-2 semantic maps (``seg``).
         train_length, val_length, test_length: cap (or, for ``sample``, set) the number of items per split.
         dataset_options: extra keyword arguments of the dataset class (e.g. list files, split names).
+        masks_per_image: training only: a list of generator specs; every image is repeated once per spec, each copy
+            masked by its own generator, copies of one image adjacent (DeepGIN/AIM: ``[aim_box,
+            aim_cellular_automata, aim_free_form]`` turns 4 images into 12 samples ordered box, CA, free-form).
         mask_file_options: extra keyword arguments of ``WithMaskFiles`` for ``mask_dir`` / ``eval_mask_dir``
             (``augment``: ``aotgan`` | ``madf`` | ``none``; ``polarity``: ``auto`` | ``white_hole`` | ``black_hole``;
             ``pattern``: a file-name glob).
@@ -62,6 +65,7 @@ class InpaintDataModule(L.LightningDataModule):
         test_length: int | None = None,
         dataset_options: dict[str, Any] | None = None,
         mask_file_options: dict[str, Any] | None = None,
+        masks_per_image: list[str | dict] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -79,6 +83,9 @@ class InpaintDataModule(L.LightningDataModule):
         # Built eagerly so a bad spec fails at start-up, before any model is trained.
         self.train_masks = build_mask_generator(masks)
         self.eval_masks = build_mask_generator(self.eval_mask_spec)
+        if masks_per_image and mask_dir:
+            raise ValueError("masks_per_image synthesises the training masks; it cannot be combined with mask_dir")
+        self.per_image_masks = [build_mask_generator(spec) for spec in masks_per_image or []]
         self._datasets: dict[str, Dataset] = {}
 
     # ------------------------------------------------------------------------------------------ datasets
@@ -164,6 +171,8 @@ class InpaintDataModule(L.LightningDataModule):
         if "mask" in batch:
             batch.setdefault("mask_type", ["file"] * batch["image"].shape[0])
             return batch
+        if training and self.per_image_masks:
+            return self._add_masks_per_image(batch)
         image = batch["image"]
         generator = self.train_masks if training else self.eval_masks
         seed = self.mask_seed_for(training)
@@ -172,6 +181,22 @@ class InpaintDataModule(L.LightningDataModule):
         types = getattr(generator, "last_types", None)
         batch["mask_type"] = list(types) if types is not None else [generator.name] * image.shape[0]
         return batch
+
+    def _add_masks_per_image(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Repeat each image once per generator of ``masks_per_image`` (copies adjacent), one mask type per copy."""
+        k, image = len(self.per_image_masks), batch["image"]
+        b, (h, w), seed = image.shape[0], image.shape[-2:], self.mask_seed_for(True)
+        masks, types = [], []
+        for generator in self.per_image_masks:
+            masks.append(generator(batch["index"], h, w, device=image.device, seed=seed).to(image.dtype))
+            last = getattr(generator, "last_types", None)
+            types.append(list(last) if last is not None else [generator.name] * b)
+        out = {key: value.repeat_interleave(k, 0) if isinstance(value, torch.Tensor) and value.shape[:1] == (b,)
+               else value for key, value in batch.items()}
+        out["name"] = [name for name in batch["name"] for _ in range(k)]
+        out["mask"] = torch.stack(masks, 1).reshape(b * k, 1, h, w)
+        out["mask_type"] = [types[j][i] for i in range(b) for j in range(k)]
+        return out
 
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
         training = self.trainer is not None and self.trainer.training

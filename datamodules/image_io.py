@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -125,4 +124,4 @@ def read_gray(path: str | os.PathLike) -> np.ndarray:
 
 def is_image_file(path: str | os.PathLike) -> bool:
     """True for a file name with an image extension (case-insensitive)."""
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS

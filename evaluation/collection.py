@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import platform
+import warnings
 import zlib
 from typing import Any, Sequence
 
@@ -138,6 +139,8 @@ class InpaintingEvaluator(nn.Module):
         ids_solver: ``auto`` | ``sklearn`` | ``newton`` (see ``fid.ids_from_features``).
         bootstrap_resamples / ci_level / bootstrap_seed: percentile bootstrap of per-image means.
         fid_per_bucket: keep one FID state per hole-ratio bucket (2 x 2048² float64 each, ~67 MB).
+        fid_covariance: ``unbiased`` (N-1: pytorch-fid, torch-fidelity, torchmetrics) or ``biased`` (1/N: MAT).
+        fid_scipy_check: also report the overall FID with ``scipy.linalg.sqrtm`` (``scipy_sqrtm``).
         settings: extra facts copied into the report (dataset, split, mask set name and hash, resolution policy).
 
     ``update(pred, target, mask, mask_type=None, index=None)``: ``pred``/``target`` ``(B, 3, H, W)`` in [-1, 1],
@@ -172,6 +175,7 @@ class InpaintingEvaluator(nn.Module):
         bootstrap_seed: int = 0,
         fid_per_bucket: bool = True,
         fid_scipy_check: bool = False,
+        fid_covariance: str = "unbiased",
         settings: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -194,6 +198,9 @@ class InpaintingEvaluator(nn.Module):
         self.ids_solver = ids_solver
         self.bootstrap = {"resamples": bootstrap_resamples, "level": ci_level, "seed": bootstrap_seed}
         self.fid_scipy_check = fid_scipy_check
+        if fid_covariance not in ("unbiased", "biased"):
+            raise ValueError(f"fid_covariance must be 'unbiased' (N-1) or 'biased' (1/N, MAT), got {fid_covariance!r}")
+        self.fid_covariance = fid_covariance
         self.extra_settings = dict(settings or {})
         self.bucket_names = list(BUCKET_NAMES)
         self.declared_mask_types = list(dict.fromkeys(mask_types or []))
@@ -249,13 +256,26 @@ class InpaintingEvaluator(nn.Module):
             groups += [f"type:{t}" for t in self.declared_mask_types]
             for g in groups:
                 # ModuleDict keys cannot contain "."; bucket names like "0-10%" are fine.
-                self.fid[g.replace(".", "_")] = FrechetInceptionDistance(feature=FeatureIdentity(dim))
+                metric = FrechetInceptionDistance(feature=FeatureIdentity(dim))
+                # torchmetrics sets this in update(); a DDP rank that saw no image of this group still computes.
+                metric.orig_dtype = torch.float64
+                self.fid[g.replace(".", "_")] = metric
         self.feature_store = _FeatureStates(self.fid_info["features"]) if any(m in self.metric_names for m in ("kid", "pids", "uids")) \
             else None
 
         # Keep the (frozen, downloadable) metric networks out of checkpoints of the module that holds us.
         self._register_state_dict_hook(_drop_network_keys)
         self._register_load_state_dict_pre_hook(_fill_network_keys, with_module=True)
+
+    @classmethod
+    def from_protocol(cls, protocol: str = "suite", metrics: Sequence[str] | None = None,
+                      **overrides: Any) -> "InpaintingEvaluator":
+        """Build with a named protocol's metrics and options (``evaluation.protocols``); ``overrides`` win."""
+        from .protocols import protocol_options
+
+        names, options = protocol_options(protocol)
+        settings = {"protocol": protocol, **(overrides.pop("settings", None) or {})}
+        return cls(list(metrics) if metrics is not None else names, **{**options, **overrides}, settings=settings)
 
     # ------------------------------------------------------------------------------------------------ update
     def _network_prefixes(self) -> tuple[str, ...]:
@@ -407,9 +427,18 @@ class InpaintingEvaluator(nn.Module):
                 fid_values[key] = {"mean": None, "ci95": None, "n": count,
                                    "note": "FID needs at least 2 images" if count else "no images"}
                 continue
-            entry = {"mean": float(metric.compute()), "ci95": None, "n": count}
-            if key == "overall" and self.fid_scipy_check:
-                entry["scipy_sqrtm"] = _fid_scipy_from_states(metric)
+            with warnings.catch_warnings():  # "compute before update" on ranks that saw none of this group
+                warnings.filterwarnings("ignore", message=".*was called before the ``update`` method.*")
+                if self.fid_covariance == "unbiased":
+                    value = float(metric.compute())
+                else:  # MAT's 1/N covariance, from the same (synced) sums
+                    with metric.sync_context():
+                        value = _fid_from_states(metric, unbiased=False)
+                entry = {"mean": value, "ci95": None, "n": count}
+                if key == "overall" and self.fid_scipy_check:
+                    with metric.sync_context():
+                        entry["scipy_sqrtm"] = _fid_from_states(metric, self.fid_covariance == "unbiased",
+                                                                scipy=True)
             fid_values[key] = entry
 
         def group(sel: torch.Tensor, fid_key: str, fsel: torch.Tensor | None, overall: bool) -> dict[str, Any]:
@@ -491,7 +520,8 @@ class InpaintingEvaluator(nn.Module):
             settings["lpips"] = {"default_net": self.lpips_net, **self.lpips_info,
                                  "input": "[-1, 1], native resolution, per-image mean"}
         if self.needs_features:
-            settings["fid"] = {**self.fid_info, "statistics": "float64 sums, N-1 covariance",
+            settings["fid"] = {**self.fid_info, "statistics": "float64 sums, " + (
+                                   "N-1 covariance" if self.fid_covariance == "unbiased" else "1/N covariance (MAT)"),
                                "sqrt": "eigenvalues of S1 S2 (torchmetrics)",
                                "real_set": "ground truth of the same images",
                                "input": "uint8" if self.quantize else "float [0,1], rounded to 0..255"}
@@ -506,18 +536,21 @@ class InpaintingEvaluator(nn.Module):
         return settings
 
 
-def _fid_scipy_from_states(metric: FrechetInceptionDistance) -> float:
-    from .fid import frechet_distance_scipy
+def _fid_from_states(metric: FrechetInceptionDistance, unbiased: bool = True, scipy: bool = False) -> float:
+    """FID from a torchmetrics FID's sums (call inside ``metric.sync_context()`` under DDP)."""
+    from .fid import frechet_distance, frechet_distance_scipy
 
     def stats(total, outer, count):
         n = int(count)
-        mu = total / n
-        cov = (outer - n * torch.outer(mu, mu)) / (n - 1)
-        return mu.cpu().numpy(), cov.cpu().numpy()
+        mu = total.double() / n
+        cov = (outer.double() - n * torch.outer(mu, mu)) / (n - 1 if unbiased else n)
+        return mu.cpu(), cov.cpu()
 
     mu1, s1 = stats(metric.real_features_sum, metric.real_features_cov_sum, metric.real_features_num_samples)
     mu2, s2 = stats(metric.fake_features_sum, metric.fake_features_cov_sum, metric.fake_features_num_samples)
-    return frechet_distance_scipy(mu1, s1, mu2, s2)
+    if scipy:
+        return frechet_distance_scipy(mu1.numpy(), s1.numpy(), mu2.numpy(), s2.numpy())
+    return frechet_distance(mu1, s1, mu2, s2)
 
 
 def _drop_network_keys(module: InpaintingEvaluator, state_dict, prefix, local_metadata) -> None:

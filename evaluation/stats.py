@@ -35,7 +35,9 @@ def bootstrap_ci(
 
 
 def summarize(values: torch.Tensor, *, resamples: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
-    """``{"mean", "ci95": [lo, hi] | None, "n"}`` over the finite entries of ``values`` (NaN = not applicable).
+    """``{"mean", "ci95": [lo, hi] | None, "n", "std"}`` over the non-NaN entries of ``values`` (NaN = not applicable).
+
+    ``std`` is the sample standard deviation over images (AIM 2020 reports mean ± std), None for n < 2.
 
     Infinite values (PSNR with ``zero_mse="inf"``) make the mean infinite and the CI None.
     """
@@ -43,9 +45,10 @@ def summarize(values: torch.Tensor, *, resamples: int = 1000, level: float = 0.9
     v = v[~torch.isnan(v)]
     n = int(v.numel())
     if n == 0:
-        return {"mean": None, "ci95": None, "n": 0}
+        return {"mean": None, "ci95": None, "n": 0, "std": None}
     mean = float(v.mean())
     if not math.isfinite(mean):
-        return {"mean": mean, "ci95": None, "n": n}
+        return {"mean": mean, "ci95": None, "n": n, "std": None}
     ci = bootstrap_ci(v, resamples=resamples, level=level, seed=seed)
-    return {"mean": mean, "ci95": list(ci) if ci is not None else None, "n": n}
+    std = float(v.std()) if n > 1 else None
+    return {"mean": mean, "ci95": list(ci) if ci is not None else None, "n": n, "std": std}

@@ -87,5 +87,10 @@ def build_cli(argv: Sequence[str], run: bool = True) -> InpaintCLI:
 
 
 def main(argv: Sequence[str], command: str = "fit") -> int:
+    import warnings
+
+    # we pass the (config-resolved) arguments explicitly; Lightning warns when sys.argv also has some
+    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen VGG, by design
     build_cli([command, *argv])
     return 0

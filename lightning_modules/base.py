@@ -424,8 +424,13 @@ class InpaintingModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         report = self._evaluator[0].compute()
         self.test_report = report
-        overall = report.get("overall", {})
-        for name, stat in overall.items():
+        if self.trainer.is_global_zero:
+            from evaluation.report import print_report, write_json
+
+            print_report(report)
+            out_dir = Path(self.trainer.log_dir or self.trainer.default_root_dir)
+            write_json(report, out_dir / "test_report.json")
+        for name, stat in report.get("overall", {}).get("metrics", {}).items():
             value = stat.get("mean") if isinstance(stat, dict) else stat
             if isinstance(value, (int, float)) and math.isfinite(value):
                 self.log(f"test/{name}", float(value), sync_dist=False, rank_zero_only=True)

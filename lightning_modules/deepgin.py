@@ -20,7 +20,13 @@ from torch import Tensor
 from lightning_modules.base import InpaintingModule
 from lightning_modules.losses import LossFn, LossInputs, PerceptualLoss, StyleLoss, total_variation
 from lightning_modules.schedule import LossTerm
-from networks.deepgin import DeepGINGenerator, MultiScaleDiscriminator, bicubic_post_blur, resize_bilinear, self_ensemble
+from networks.deepgin import (
+    DeepGINGenerator,
+    MultiScaleDiscriminator,
+    bicubic_post_blur,
+    resize_bilinear,
+    self_ensemble,
+)
 
 FOLLOW = ("code", "paper")
 VGG_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  # pre-ReLU, torchvision indices 0,5,10,19,28

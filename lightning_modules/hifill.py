@@ -19,12 +19,15 @@ Adam lr 1e-4, betas (0.5, 0.9) for G and D, no decay. D: WGAN critic, 5x5 kernel
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from lightning_modules import losses
 from lightning_modules.base import InpaintingModule
 from lightning_modules.losses import LossInputs
 from lightning_modules.schedule import LossTerm
+from networks.cra import ContextualResidualAggregation
 from networks.hifill import HiFillCritic, HiFillGenerator
 
 # (hole weight a1, context weight a2, adversarial weight beta)
@@ -59,6 +62,10 @@ class HiFill(InpaintingModule):
         coarse_weight: c, the multiplier of the coarse reconstruction terms (1.2 in both presets) [4.2].
         gp_weight: gradient-penalty weight (10, code) [4.1].
         d_steps_per_g: n_critic, 5 (paper) | 3 (code) [4.3].
+        eval_resolution: test/predict size N (Table 2: 512 ... 4096, + 8192): images are resized bilinearly and
+            masks by nearest to N x N, and sizes above ``image_size`` go through Contextual Residual Aggregation
+            (``k = N / image_size``) with hard paste [2.7, 6]. 0 = the batch's own size, plain generator.
+        cra_downsample, cra_upsample: CRA resampling operators (Fig. 3): ``average`` + ``bilinear`` chosen.
     """
 
     def __init__(
@@ -84,6 +91,9 @@ class HiFill(InpaintingModule):
         betas_g: tuple[float, float] = (0.5, 0.9),
         betas_d: tuple[float, float] = (0.5, 0.9),
         d_steps_per_g: int = 5,
+        eval_resolution: int = 0,
+        cra_downsample: str = "average",
+        cra_upsample: str = "bilinear",
         **base,
     ) -> None:
         super().__init__(lr_g=lr_g, lr_d=lr_d, betas_g=betas_g, betas_d=betas_d, d_steps_per_g=d_steps_per_g,
@@ -99,6 +109,8 @@ class HiFill(InpaintingModule):
             attention_type=attention_type, attention_multiscale=attention_multiscale,
             attention_share_scores=attention_share_scores)
         self.discriminator = HiFillCritic(kernel_size=discriminator_kernel, image_size=image_size)
+        self.image_size, self.eval_resolution = image_size, eval_resolution
+        self.cra_downsample, self.cra_upsample = cra_downsample, cra_upsample
 
     def generate(self, batch):
         """``output`` = x2 (refine), ``coarse`` = x1, both raw ``(B, 3, H, W)`` in [-1, 1]; ``scores`` ``(B, N, N)``."""
@@ -127,3 +139,29 @@ class HiFill(InpaintingModule):
 
     def _adv_d(self, x: LossInputs) -> Tensor:
         return critic_loss(self.discriminator, x.target, x.pred, self.gp_weight)
+
+    # ------------------------------------------------------------------------------------ high-resolution eval
+    def _at_eval_resolution(self, batch):
+        """``batch`` with image (bilinear) and mask (nearest) resized to ``eval_resolution`` (spec 6)."""
+        n = self.eval_resolution
+        if not n or batch["image"].shape[-2:] == (n, n):
+            return batch
+        out = dict(batch)
+        out["image"] = F.interpolate(batch["image"], size=(n, n), mode="bilinear", align_corners=False)
+        out["mask"] = F.interpolate(batch["mask"], size=(n, n), mode="nearest")
+        return out
+
+    def _eval_outputs(self, batch):
+        if batch["image"].shape[-1] <= self.image_size:
+            return super()._eval_outputs(batch)
+        with self._eval_generator(), torch.no_grad():
+            cra = ContextualResidualAggregation(self.generator, base_size=self.image_size,
+                                                downsample=self.cra_downsample, upsample=self.cra_upsample)
+            out = cra(batch["image"], batch["mask"])
+        return {"output": out, "composite": out}
+
+    def test_step(self, batch, batch_idx):
+        return super().test_step(self._at_eval_resolution(batch), batch_idx)
+
+    def predict_step(self, batch, batch_idx, dataloader_idx=0):
+        return super().predict_step(self._at_eval_resolution(batch), batch_idx, dataloader_idx)

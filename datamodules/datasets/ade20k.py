@@ -23,14 +23,18 @@ together with the image. The full layout needs ``mapFromADE.txt`` (``ade_map=PAT
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from datamodules.datasets.ade20k_labels import AIM_CLASS_INDICES, SegDecoder, parse_map_from_ade
-from datamodules.datasets.common import DatasetSetupError, ImageFileDataset, list_images
-from datamodules.datasets.remote_lists import read_int_list, read_name_list, resolve_list_file
+from datamodules.datasets.common import BadImageWarning, DatasetSetupError, ImageFileDataset, list_images
+from datamodules.datasets.remote_lists import cache_dir, read_int_list, read_name_list, resolve_list_file
+from datamodules.image_io import ImageReadError
 
 FULL_LAYOUT = ("ROOT/ADE20K_2016_07_26/images/{training,validation}/<letter>/<scene>/ADE_*.jpg with *_seg.png "
                "beside each image")
@@ -78,6 +82,7 @@ class ADE20KDataset(ImageFileDataset):
     """
 
     kind = "ade20k"
+    flat_names = True  # ADE file stems are unique: ADE_train_00000976
 
     def __init__(self, split: str = "train", root: str | None = None, image_size: int = 256,
                  crop: str = "random_crop", semantic: bool = False, layout: str = "auto", subset: str = "aim2020",
@@ -94,8 +99,7 @@ class ADE20KDataset(ImageFileDataset):
         layout_text = FULL_LAYOUT if self.layout_name == "full" else SCENEPARSING_LAYOUT
         part = "training" if split == "train" else "validation"
         image_dir = base / "images" / part
-        files = [f for f in list_images(image_dir) if f.suffix.lower() in (".jpg", ".jpeg")
-                 and not f.stem.endswith(("_seg", "_parts"))]
+        files = [Path(f) for f in list_images(image_dir) if f.lower().endswith((".jpg", ".jpeg"))]
         if not files:
             raise DatasetSetupError(f"ade20k: no images in {image_dir}; expected layout: {layout_text}")
         indices = tuple(read_int_list(class_indices)) if class_indices else AIM_CLASS_INDICES
@@ -110,9 +114,8 @@ class ADE20KDataset(ImageFileDataset):
             files, seg_files = self._restrict_to_aim_list(files, seg_files, image_dir)
         elif split != "train":
             files, seg_files = self._eval_part(files, seg_files, split, eval_filter, eval_split_seed, decoder)
-        names = [f.stem for f in files]
         super().__init__(files, split=split, root=image_dir, layout=layout_text, image_size=image_size, crop=crop,
-                         semantic=semantic, seg_files=seg_files, seg_decoder=decoder, names=names, **options)
+                         semantic=semantic, seg_files=seg_files, seg_decoder=decoder, **options)
 
     # ------------------------------------------------------------------------------------------------ pieces
     def _seg_path(self, base: Path, image: Path, part: str) -> Path:
@@ -141,13 +144,42 @@ class ADE20KDataset(ImageFileDataset):
         self.aim_list_file, self.aim_list_missing = str(list_file), missing
         return [files[i] for i in keep], [seg_files[i] for i in keep]
 
+    def _class_fractions(self, files: list[Path], seg_files: list[Path], decoder: SegDecoder) -> dict[str, float]:
+        """Share of each image's pixels in the 51 classes, cached as JSON (decoding 2,000 label maps takes minutes).
+
+        The cache key covers the image folder, the layout and the class list, so a different map or list recomputes.
+        """
+        key = hashlib.sha1(f"{files[0].parent.parent.resolve()}|{self.layout_name}|{self._indices}|"
+                           f"{decoder.lut.tobytes().hex()}".encode()).hexdigest()[:16]
+        cache = cache_dir() / f"ade20k_class_fraction_{key}.json"
+        fractions: dict[str, float] = {}
+        if cache.is_file():
+            try:
+                fractions = json.loads(cache.read_text())
+            except (OSError, ValueError):
+                fractions = {}
+        missing = [(f, s) for f, s in zip(files, seg_files) if f.name not in fractions]
+        for image, seg in missing:
+            try:
+                fractions[image.name] = float((decoder(seg) > 0).mean())
+            except ImageReadError as error:
+                warnings.warn(f"ade20k: label map {seg} unreadable ({error.reason}); image left out of val/test",
+                              BadImageWarning, stacklevel=4)
+                fractions[image.name] = -1.0
+        if missing:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_suffix(f".tmp{os.getpid()}")
+                tmp.write_text(json.dumps(fractions))
+                os.replace(tmp, cache)
+            except OSError as error:  # a read-only home must not stop evaluation
+                warnings.warn(f"ade20k: could not write the filter cache {cache}: {error}", stacklevel=4)
+        return fractions
+
     def _eval_part(self, files, seg_files, split, eval_filter, seed, decoder):
         if eval_filter:
-            kept = []
-            for i, seg in enumerate(seg_files):
-                labels = decoder(seg)
-                if (labels > 0).mean() >= EVAL_FILTER_MIN_FRACTION:
-                    kept.append(i)
+            fractions = self._class_fractions(files, seg_files, decoder)
+            kept = [i for i, f in enumerate(files) if fractions[f.name] >= EVAL_FILTER_MIN_FRACTION]
             files, seg_files = [files[i] for i in kept], [seg_files[i] for i in kept]
         order = np.random.default_rng(seed).permutation(len(files))
         half = (len(files) + 1) // 2

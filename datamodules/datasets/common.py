@@ -56,18 +56,22 @@ def random_crop_box(hw: tuple[int, int], size: int, rng: np.random.Generator) ->
     return int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
 
 
-def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[Path]:
-    """Image files under ``folder`` (by extension, case-insensitive), sorted by path; hidden entries skipped."""
-    folder = Path(folder)
-    if not folder.is_dir():
+def list_images(folder: str | os.PathLike, recursive: bool = True) -> list[str]:
+    """Image files under ``folder`` (by extension, case-insensitive) as path strings, sorted; hidden entries skipped.
+
+    Strings, not ``Path`` objects: listing a 1.8 M-image folder stays fast and small.
+    """
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
         return []
-    found: list[Path] = []
+    found: list[str] = []
     if recursive:
         for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            found.extend(Path(dirpath) / f for f in filenames if not f.startswith(".") and is_image_file(f))
+            found.extend(os.path.join(dirpath, f) for f in filenames if not f.startswith(".") and is_image_file(f))
     else:
-        found = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and is_image_file(p)]
+        with os.scandir(folder) as entries:
+            found = [e.path for e in entries if not e.name.startswith(".") and e.is_file() and is_image_file(e.name)]
     return sorted(found)
 
 
@@ -87,6 +91,26 @@ def subset_indices(n: int, length: int | None, seed: int) -> np.ndarray:
     if length < 1:
         raise ValueError(f"length must be >= 1, got {length}")
     return np.sort(np.random.default_rng(seed).choice(n, size=length, replace=False))
+
+
+class PathTable(Sequence):
+    """Paths packed into one numpy bytes array, indexable like a list of :class:`Path`.
+
+    Why: a Python list of 1.8 M ``Path`` objects (Places2) is copied into every forked DataLoader worker as soon as
+    the workers touch the objects' reference counts; one flat array is never written, so its pages stay shared.
+    """
+
+    def __init__(self, paths: Sequence[str | os.PathLike]) -> None:
+        encoded = [os.fsencode(p) for p in paths]
+        self._data = np.array(encoded, dtype=np.bytes_) if encoded else np.zeros(0, dtype="S1")
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return Path(os.fsdecode(bytes(self._data[index])))
 
 
 class ImageFileDataset(Dataset):
@@ -112,11 +136,12 @@ class ImageFileDataset(Dataset):
     """
 
     kind = "images"
+    flat_names = False  # True: an item's name is its file stem (unique stems, e.g. ADE20K)
 
     def __init__(self, files: Sequence[str | os.PathLike], *, split: str, root: str | os.PathLike | None,
                  layout: str, image_size: int = 256, crop: str = "random_crop", eval_crop: str | None = None,
                  semantic: bool = False, seg_files: Sequence[str | os.PathLike] | None = None,
-                 seg_decoder: Callable[[os.PathLike], np.ndarray] | None = None, names: Sequence[str] | None = None,
+                 seg_decoder: Callable[[os.PathLike], np.ndarray] | None = None,
                  length: int | None = None, seed: int = 0, other_channel: bool = True,
                  color_jitter: float = 0.05, probe: bool = True) -> None:
         from datamodules.transforms import build_crop
@@ -125,17 +150,15 @@ class ImageFileDataset(Dataset):
             raise ValueError(f"split must be train/val/test/predict, got {split!r}")
         self.split, self.root, self.layout = split, Path(root) if root is not None else None, layout
         self.train = split == "train"
-        files = [Path(f) for f in files]
-        if not files:
+        if not len(files):
             raise DatasetSetupError(f"{self.kind}: no images for split {split!r} under {self.root}; "
                                     f"expected layout: {layout}")
         if semantic and (seg_files is None or seg_decoder is None):
             raise DatasetSetupError(f"{self.kind}: semantic=True but this dataset/layout has no semantic maps "
                                     f"(root {self.root})")
         keep = subset_indices(len(files), length, seed)
-        self.files = [files[i] for i in keep]
-        self.seg_files = [Path(seg_files[i]) for i in keep] if semantic else None
-        self.names = [names[i] for i in keep] if names is not None else [name_of(f, self.root) for f in self.files]
+        self.files = PathTable([files[i] for i in keep])
+        self.seg_files = PathTable([seg_files[i] for i in keep]) if semantic else None
         self.seg_decoder = seg_decoder if semantic else None
         self.semantic, self.other_channel, self.seed, self.image_size = semantic, other_channel, seed, image_size
         policy = crop if self.train else (eval_crop or crop)
@@ -180,6 +203,16 @@ class ImageFileDataset(Dataset):
         return [str(self.files[j]) for j in torch.nonzero(self._bad).flatten().tolist()]
 
     # ------------------------------------------------------------------------------------------------ items
+    def name_at(self, j: int) -> str:
+        """Name of file ``j``: its stem (``flat_names``) or its path under the root, ``/`` → ``_``."""
+        path = self.files[j]
+        return path.stem if self.flat_names else name_of(path, self.root)
+
+    @property
+    def names(self) -> list[str]:
+        """Every item's name, in order (computed on demand)."""
+        return [self.name_at(j) for j in range(len(self.files))]
+
     def __len__(self) -> int:
         return len(self.files)
 
@@ -209,7 +242,7 @@ class ImageFileDataset(Dataset):
             image, seg = self.transform(image, seg, rng)
         except (ValueError, cv2.error) as error:  # e.g. a degenerate size the resize cannot handle
             raise ImageReadError(self.files[j], f"cannot be cropped/resized: {error}") from error
-        item = {"image": to_tensor_image(image), "index": j, "name": self.names[j]}
+        item = {"image": to_tensor_image(image), "index": j, "name": self.name_at(j)}
         if seg is not None:
             item["seg"] = one_hot(seg, NUM_AIM_CLASSES, self.other_channel)
         return item

@@ -34,7 +34,7 @@ def _first_dir(root: Path, candidates: tuple[str, ...]) -> Path | None:
     return None
 
 
-def _files_from_list(list_file: str | os.PathLike, base: Path, kind: str) -> list[Path]:
+def _files_from_list(list_file: str | os.PathLike, base: Path, kind: str) -> list[str]:
     """Paths from a list file: one per line, first whitespace-separated token, relative to ``base``.
 
     Handles the Places365 lists (``/a/abbey/00000000.jpg 0``, ``Places365_val_00000001.jpg 165``) and plain lists.
@@ -42,7 +42,8 @@ def _files_from_list(list_file: str | os.PathLike, base: Path, kind: str) -> lis
     names = [line.split()[0].lstrip("/") for line in read_name_list(list_file)]
     if not names:
         raise DatasetSetupError(f"{kind}: list file {list_file} is empty")
-    return [base / name for name in names]
+    prefix = os.fspath(base).rstrip(os.sep) + os.sep
+    return [prefix + name for name in names]  # strings: 1.8 M Path objects take ~10x longer to build
 
 
 class FolderDataset(ImageFileDataset):
@@ -152,7 +153,7 @@ class CelebAHQDataset(ImageFileDataset):
         if listed:
             files = _files_from_list(listed, folder, self.kind)
         else:
-            files = sorted(list_images(folder, recursive=False), key=_celeba_number)
+            files = sorted((Path(f) for f in list_images(folder, recursive=False)), key=_celeba_number)
             n_train = round(len(files) * self.SPLIT_MODES[split_mode])
             if split_mode == "27k_3k":
                 order = np.random.default_rng(split_seed).permutation(len(files))

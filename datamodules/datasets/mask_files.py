@@ -135,7 +135,7 @@ class MaskFolder:
                                     "(white = hole, or black = hole with polarity detection)")
         self.manifest = _load_manifest(self.folder)
         order, self.type_of = _manifest_types(self.manifest)
-        files = list_images(self.folder)
+        files = [Path(f) for f in list_images(self.folder)]
         if pattern:
             files = [f for f in files if fnmatch.fnmatch(f.name, pattern)]
         if order:

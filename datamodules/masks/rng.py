@@ -93,17 +93,39 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 15)
 
 
+def _key32(keys: torch.Tensor) -> torch.Tensor:
+    """Fold int64 keys (B,) into well-mixed 32-bit values (B, 1)."""
+    k_lo = (keys & 0x7FFFFFFF).view(-1, 1)
+    k_hi = ((keys >> 31) & 0x7FFFFFFF).view(-1, 1)
+    return _mix32(k_lo ^ _mix32(k_hi ^ 0x3C6EF372))
+
+
+def _fmix32(x: torch.Tensor) -> torch.Tensor:
+    """Two-multiply finaliser (murmur3 shape, multipliers < 2**31 so int64 never overflows)."""
+    x = x ^ (x >> 16)
+    x = (x * _MULS[0]) & _M32
+    x = x ^ (x >> 13)
+    x = (x * _MULS[1]) & _M32
+    return x ^ (x >> 16)
+
+
 def hash_uniform32(keys: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """Integers in [0, 2**32) of shape ``(B, *shape)``, a pure function of ``keys`` (B,) int64 and the position."""
     n = int(np.prod(shape))
     counter = torch.arange(n, device=keys.device, dtype=torch.int64).view(1, n)
-    k_lo = (keys & 0x7FFFFFFF).view(-1, 1)
-    k_hi = ((keys >> 31) & 0x7FFFFFFF).view(-1, 1)
-    h = _mix32(counter ^ _mix32(k_lo))
-    h = _mix32(h ^ _mix32(k_hi ^ 0x3C6EF372))
+    h = _fmix32(((counter * 0x2545F491) & _M32) ^ _key32(keys))
     return h.view(keys.shape[0], *shape)
 
 
 def hash_bernoulli(keys: torch.Tensor, shape: tuple[int, ...], p: float = 0.5) -> torch.Tensor:
-    """Bool ``(B, *shape)``: ``Bern(p)`` per cell from hashed counters (identical on CPU and GPU)."""
-    return hash_uniform32(keys, shape) < int(round(p * 2**32))
+    """Bool ``(B, *shape)``: ``Bern(p)`` per cell from hashed counters (identical on CPU and GPU).
+
+    For ``p = 0.5`` each 32-bit hash supplies 32 cells (one per bit), which is 32x cheaper.
+    """
+    if p != 0.5:
+        return hash_uniform32(keys, shape) < int(round(p * 2**32))
+    n = int(np.prod(shape))
+    words = hash_uniform32(keys, ((n + 31) // 32,))
+    shifts = torch.arange(32, device=keys.device, dtype=torch.int64)
+    bits = ((words.unsqueeze(-1) >> shifts) & 1).view(keys.shape[0], -1)[:, :n]
+    return bits.bool().view(keys.shape[0], *shape)

@@ -27,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from evaluation.names import ALL_METRICS, DEFAULT_METRICS
+    from evaluation.protocols import PROTOCOLS
 
     p = _Parser(prog=PROG, description="Evaluate inpainting results in folders (files matched by name).")
     p.add_argument("--pred", required=True, help="folder of results (PNG/JPEG)")
@@ -35,18 +36,24 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "manifest.json there is read if present")
     p.add_argument("--json", dest="json_out", help="write the report as JSON here")
     p.add_argument("--csv", dest="csv_out", help="write one row per (group, metric) here")
-    p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), metavar="NAME",
-                   help=f"any of {', '.join(ALL_METRICS)} (space or comma separated; default: "
-                        f"{' '.join(DEFAULT_METRICS)})")
+    p.add_argument("--protocol", default="suite", choices=sorted(PROTOCOLS),
+                   help="named settings (evaluation spec §6.2); explicit options below override it")
+    p.add_argument("--metrics", nargs="+", default=None, metavar="NAME",
+                   help=f"any of {', '.join(ALL_METRICS)} (space or comma separated; default: the protocol's, "
+                        f"suite = {' '.join(DEFAULT_METRICS)})")
     p.add_argument("--allow-missing", action="store_true", help="skip names missing from one of the folders")
     p.add_argument("--weights-dir", help="folder holding downloaded weight files (checked before the torch.hub cache)")
     p.add_argument("--fid-backend", choices=("ours", "torch-fidelity"), default="ours")
     p.add_argument("--inception-weights", default="pytorch-fid",
                    help="pytorch-fid | torch-fidelity | random | PATH (random: testing only)")
-    p.add_argument("--fid-resize", default="tf1", choices=("tf1", "torch_bilinear", "torch_bilinear_aa", "pil_bicubic"))
-    p.add_argument("--lpips-net", choices=("alex", "vgg"), default="alex")
+    p.add_argument("--fid-resize", default=None,
+                   choices=("tf1", "torch_bilinear", "torch_bilinear_aa", "pil_bicubic"), help="default tf1")
+    p.add_argument("--fid-covariance", default=None, choices=("unbiased", "biased"),
+                   help="unbiased (N-1, default) or biased (1/N, MAT)")
+    p.add_argument("--lpips-net", choices=("alex", "vgg"), default=None, help="default alex")
     p.add_argument("--lpips-weights", default="imagenet", help="imagenet | random | PATH (LPIPS backbone)")
-    p.add_argument("--ssim-preset", default="gaussian11", choices=("gaussian11", "skimage_default", "lama"))
+    p.add_argument("--ssim-preset", default=None, choices=("gaussian11", "skimage_default", "lama"),
+                   help="default gaussian11")
     p.add_argument("--psnr-zero-mse", default="cap", choices=("cap", "inf", "skip"))
     p.add_argument("--image", choices=("composite", "output"), default="composite",
                    help="what the files in --pred are (recorded in the report)")
@@ -80,8 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
 
     from evaluation.names import ALL_METRICS
+    from evaluation.protocols import protocol_options
 
-    metrics = [m for item in args.metrics for m in item.split(",") if m]
+    protocol_metrics, options = protocol_options(args.protocol)
+    metrics = [m for item in args.metrics for m in item.split(",") if m] if args.metrics else protocol_metrics
     unknown = [m for m in metrics if m not in ALL_METRICS]
     if unknown:
         return _fail(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
@@ -92,11 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from evaluation.guard import TorchvisionMismatchError
     from evaluation.pretrained import WeightsError
 
+    for key in ("ssim_preset", "lpips_net", "fid_resize", "fid_covariance"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
     kwargs = {
-        "image": args.image, "ssim_preset": args.ssim_preset, "psnr_zero_mse": args.psnr_zero_mse,
-        "lpips_net": args.lpips_net, "lpips_backbone_weights": args.lpips_weights,
+        **options,
+        "image": args.image, "psnr_zero_mse": args.psnr_zero_mse,
+        "lpips_backbone_weights": args.lpips_weights,
         "fid_backend": args.fid_backend, "inception_weights": args.inception_weights,
-        "fid_resize": args.fid_resize, "weights_dir": args.weights_dir,
+        "weights_dir": args.weights_dir, "settings": {"protocol": args.protocol},
         "bootstrap_resamples": args.bootstrap, "bootstrap_seed": args.seed,
         "kid_subsets": args.kid_subsets, "kid_subset_size": args.kid_subset_size,
     }

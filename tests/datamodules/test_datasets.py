@@ -361,7 +361,8 @@ def test_sceneparsing_layout(tmp_path):
     assert sorted(val.names + test.names) == [f"ADE_val_{i:08d}" for i in (1, 2, 3)]
 
 
-def test_sceneparsing_eval_filter(tmp_path):
+def test_sceneparsing_eval_filter(tmp_path, monkeypatch):
+    monkeypatch.setenv("INPAINT_SUITE_CACHE", str(tmp_path / "cache"))
     base = tmp_path / "ADEChallengeData2016"
     (base / "images" / "validation").mkdir(parents=True)
     (base / "annotations" / "validation").mkdir(parents=True)
@@ -374,6 +375,9 @@ def test_sceneparsing_eval_filter(tmp_path):
     for split in ("val", "test"):
         kept |= set(build_dataset("ade20k", split, root=str(base), image_size=16, eval_filter=True).names)
     assert kept == {"ADE_val_00000000", "ADE_val_00000001"}
+    assert len(list((tmp_path / "cache" / "lists").glob("ade20k_class_fraction_*.json"))) == 1
+    (base / "annotations/validation/ADE_val_00000000.png").write_bytes(b"")  # the cached fractions are reused
+    assert build_dataset("ade20k", "val", root=str(base), image_size=16, eval_filter=True).names[0] in kept
 
 
 # ---------------------------------------------------------------------------------------------- datamodule
@@ -408,3 +412,24 @@ def test_datamodule_with_folder_dataset_and_mask_files(tmp_path):
     summary = dm.bad_file_summary()
     assert summary["train"]["count"] == 1 and summary["train"]["files"][0].endswith("broken.png")
     assert summary["val"]["count"] == 0
+
+
+def test_datamodule_three_masks_per_image():
+    """DeepGIN / AIM: every training image appears once per mask type, copies adjacent (box, CA, free-form)."""
+    pytest.importorskip("lightning")
+    from datamodules import InpaintDataModule
+
+    kinds = ["aim_box", "aim_cellular_automata", "aim_free_form"]
+    dm = InpaintDataModule(dataset="sample", image_size=32, batch_size=2, num_workers=0, train_length=2,
+                           masks_per_image=kinds)
+    batch = collate_inpainting([dm._make("train")[i] for i in range(2)])
+    out = dm.add_masks(dict(batch), training=True)
+    assert out["image"].shape == (6, 3, 32, 32) and out["mask"].shape == (6, 1, 32, 32)
+    assert out["index"].tolist() == [0, 0, 0, 1, 1, 1] and out["name"][:3] == [batch["name"][0]] * 3
+    assert torch.equal(out["image"][1], batch["image"][0]) and torch.equal(out["image"][3], batch["image"][1])
+    assert out["mask_type"] == kinds * 2
+    assert not torch.equal(out["mask"][0], out["mask"][1])
+    evaluated = dm.add_masks(dict(batch), training=False)  # evaluation keeps one mask per image
+    assert evaluated["mask"].shape == (2, 1, 32, 32)
+    with pytest.raises(ValueError, match="mask_dir"):
+        InpaintDataModule(dataset="sample", mask_dir="/tmp", masks_per_image=kinds)

@@ -167,3 +167,20 @@ def test_metric_networks_stay_out_of_checkpoints():
     fresh = Holder()
     fresh.load_state_dict(holder.state_dict(), strict=True)
     assert torch.equal(fresh.layer.weight, holder.layer.weight)
+
+
+def test_fid_covariance_switch_and_scipy_cross_check():
+    p, t, m = _batch(0, [0.3] * 6)
+    reports = {}
+    for cov in ("unbiased", "biased"):
+        ev = _evaluator(["fid"], fid_covariance=cov, fid_scipy_check=True, fid_per_bucket=False)
+        ev.update(p, t, m)
+        reports[cov] = ev.compute()["overall"]["metrics"]["fid"]
+    net = TinyFeatures()
+    with torch.no_grad():
+        fr, ff = net(to_uint8(t)), net(to_uint8(p))
+    for cov, unbiased in (("unbiased", True), ("biased", False)):
+        expected = frechet_distance(*gaussian_stats(fr, unbiased), *gaussian_stats(ff, unbiased))
+        assert reports[cov]["mean"] == pytest.approx(expected, rel=1e-6)
+        assert reports[cov]["scipy_sqrtm"] == pytest.approx(expected, rel=1e-5, abs=1e-8)
+    assert reports["unbiased"]["mean"] != pytest.approx(reports["biased"]["mean"], rel=1e-9)

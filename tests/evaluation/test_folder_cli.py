@@ -148,3 +148,34 @@ def test_mask_polarity_manifest_layouts_and_stem_matching(tmp_path):
     Image.open(root / "gt" / "im1.png").save(root / "gt" / "im0.png")
     with pytest.raises(FolderError, match="two images named 'im0'"):
         match_folders(root / "pred", root / "gt", root / "masks")
+
+
+def test_protocol_sets_metrics_and_options_explicit_flags_win(tmp_path):
+    root = _write(tmp_path, n=3)
+    assert main(_args(root, "--protocol", "aotgan", "--metrics", "l1_rel", "ssim", "--json",
+                      str(tmp_path / "a.json"), "--quiet")) == 0
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert report["settings"]["protocol"] == "aotgan"
+    assert report["settings"]["ssim"]["preset"] == "skimage_default"
+    assert main(_args(root, "--protocol", "aotgan", "--metrics", "ssim", "--ssim-preset", "lama", "--json",
+                      str(tmp_path / "b.json"), "--quiet")) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["settings"]["ssim"]["preset"] == "lama"
+
+
+def test_evaluator_from_protocol():
+    from evaluation import InpaintingEvaluator
+
+    ev = InpaintingEvaluator.from_protocol("aotgan", metrics=["psnr", "ssim"])
+    assert ev.ssim_preset == "skimage_default" and ev.metric_names == ["psnr", "ssim"]
+
+
+def test_torch_fidelity_backend_unavailable_is_a_clean_error(tmp_path, capsys):
+    try:
+        import torch_fidelity  # noqa: F401
+
+        pytest.skip("torch-fidelity is installed here")
+    except Exception:
+        pass
+    root = _write(tmp_path, n=2)
+    assert main(_args(root, "--metrics", "fid", "--fid-backend", "torch-fidelity")) == 2
+    assert "torch-fidelity" in capsys.readouterr().err

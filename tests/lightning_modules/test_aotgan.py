@@ -88,6 +88,9 @@ def test_follow_code_adds_the_d_gradient_leak_term_only():
     assert (leak["fn"], leak["weight"], leak["on"], leak["optimizer"]) == ("aot_adv_g", 0.01, "composite",
                                                                            "discriminator")
     assert code == paper
+    # The leak follows the adversarial weight when only that is overridden.
+    rows = {r["name"]: r["weight"] for r in make(follow="code", loss_weights={"adversarial": 0.5}).schedule.rows()}
+    assert rows["adversarial"] == rows["adversarial_into_d"] == 0.5
 
 
 def test_defaults_and_optimisers():
@@ -420,3 +423,72 @@ def test_200_steps_on_builtin_photos_lower_the_hole_l1():
         fit(module, 200, data)
     after = _hole_l1(module, data)
     assert after < 0.7 * before, (before, after)
+
+
+# --------------------------------------------------------------------------------------------- configs and sweeps
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+GEN_PARAMS = {"identity": 10_480_195, "conv1x1": 11_530_819, "gatedconv": 15_200_835, "gated": 15_200_835}
+
+
+def _yaml(path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize("name", ["aotgan_rates", "aotgan_components", "aotgan_fusion", "aotgan_disc",
+                                  "aotgan_places2"])
+def test_sweep_rows_override_existing_switches_and_build(name):
+    import inspect
+
+    from networks.aotgan import count_parameters
+
+    sweep = _yaml(REPO / "sweeps" / f"{name}.yaml")
+    assert sweep["method"] == "aotgan" and sweep["rows"]
+    params = set(inspect.signature(AOTGAN.__init__).parameters)
+    for row in sweep["rows"]:
+        assert set(row["paper"]) == set(sweep["metrics"]), row["label"]
+        model_args = {k.split(".")[-1]: v for k, v in row["overrides"].items() if k.startswith("model.init_args.")}
+        assert set(model_args) <= params, row["label"]
+        if model_args:  # the ablation tables: every row builds, with the spec's parameter count
+            module = AOTGAN(vgg_weights="random", loss_weights={"style": 0.0, "perceptual": 0.0}, **model_args)
+            residual = model_args.get("residual", "gated")
+            assert count_parameters(module.generator) == GEN_PARAMS[residual], row["label"]
+            assert count_parameters(module.discriminator) == 2_763_777
+
+
+def test_table_sweeps_cover_the_papers_rows():
+    rates = [r["overrides"]["model.init_args.rates"] for r in _yaml(REPO / "sweeps/aotgan_rates.yaml")["rows"]]
+    assert rates == [[1], [2], [1, 2], [2, 8], [1, 2, 8], [1, 2, 4, 8]]
+    fusion = [r["overrides"]["model.init_args.residual"] for r in _yaml(REPO / "sweeps/aotgan_fusion.yaml")["rows"]]
+    assert sorted(fusion) == sorted(GEN_PARAMS)
+    disc = [r["overrides"]["model.init_args.disc_target"] for r in _yaml(REPO / "sweeps/aotgan_disc.yaml")["rows"]]
+    assert disc == ["patchgan", "hm", "sm"]
+    buckets = [r["bucket"] for r in _yaml(REPO / "sweeps/aotgan_places2.yaml")["rows"]]
+    assert buckets == ["0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%"]
+
+
+def test_places2_and_celebahq_configs_are_the_default_schedule_with_other_data():
+    base = _yaml(REPO / "lightning_modules/configs/aotgan.yaml")
+    places = _yaml(REPO / "lightning_modules/configs/aotgan_places2.yaml")
+    celeba = _yaml(REPO / "lightning_modules/configs/aotgan_celebahq.yaml")
+    for cfg in (places, celeba):
+        assert cfg["model"] == base["model"]
+        assert {k: v for k, v in cfg["data"].items() if k not in ("dataset", "data_root", "dataset_options")} == \
+            {k: v for k, v in base["data"].items() if k not in ("dataset", "data_root", "dataset_options")}
+    assert places["data"]["dataset"] == "places2" and celeba["data"]["dataset"] == "celebahq"
+    assert base["data"]["image_size"] == 512 and base["data"]["batch_size"] == 8
+    assert base["trainer"]["max_steps"] == 1_000_000
+
+
+@pytest.mark.parametrize("config", ["aotgan", "aotgan_celebahq", "aotgan_smoke"])
+def test_configs_instantiate_through_the_cli(config):
+    from inpaint_suite.lightning_cli import build_cli
+
+    cli = build_cli(["--config", config, "--model.init_args.vgg_weights=random",
+                     "--model.init_args.loss_weights={style: 0.0, perceptual: 0.0}"], run=False)
+    model = cli.model
+    assert isinstance(model, AOTGAN)
+    assert model.betas_g == (0.0, 0.9) and model.update_order == "simultaneous"
+    assert model.disc_target == "sm" and model.generator.blocks[0].rates == [1, 2, 4, 8]

@@ -314,3 +314,95 @@ def test_config_switch_values_are_typed_primitives():
                  "post_blur", "perceptual_layer_weights", "style_form", "tv_form", "d_loss_weight"):
         assert name in sig.parameters
     assert math.isclose(DeepGIN(**FAST).term_weights["style"], 80.0)
+
+
+# ---------------------------------------------------------------------------------------------- configs and sweeps
+def _yaml(path: str) -> dict:
+    import yaml
+
+    from lightning_modules import CONFIG_DIR
+
+    base = CONFIG_DIR if not path.startswith("sweeps/") else CONFIG_DIR.parent.parent
+    with open(base / path) as handle:
+        return yaml.safe_load(handle)
+
+
+def test_configs_schedule_and_tracks():
+    full = _yaml("deepgin.yaml")["model"]["init_args"]
+    # CelebA-HQ: 27,000 / 4 = 6,750 iterations per epoch; 10 warm-up + 10 constant + 90 decay epochs
+    assert (full["warmup_steps"], full["lr_constant_steps"], full["lr_decay_steps"], full["lr_decay_interval"]) == (
+        10 * 6750, 10 * 6750, 90 * 6750, 6750)
+    assert _yaml("deepgin.yaml")["trainer"]["max_steps"] == 110 * 6750
+    assert full["self_ensemble"] is False and full["post_blur"] is False
+    t1, t2 = _yaml("aim_track1.yaml"), _yaml("aim_track2.yaml")
+    for cfg in (t1, t2):
+        m = cfg["model"]["init_args"]
+        assert (m["warmup_steps"], m["lr_decay_interval"], cfg["trainer"]["max_steps"]) == (25820, 2582, 110 * 2582)
+        assert cfg["data"]["dataset"] == "ade20k" and cfg["data"]["masks"] == "aim_mixed"
+    assert t1["model"]["init_args"]["grad_clip_g"] == 3.0 and t1["model"]["init_args"]["semantic_channels"] == 0
+    assert t2["model"]["init_args"]["grad_clip_g"] is None  # gin-sg does not clip
+    assert t2["model"]["init_args"]["semantic_channels"] == 52 and t2["data"]["semantic"] is True
+    smoke = _yaml("deepgin_smoke.yaml")
+    assert smoke["data"]["dataset"] == "sample" and smoke["trainer"]["max_steps"] == 3
+
+
+def test_sweep_files_use_existing_options_and_keep_lost_numbers_null():
+    from inpaint_suite.config import init_arg_names
+    from lightning_modules import method_class
+
+    valid = set(init_arg_names(DeepGIN))
+    comp = _yaml("sweeps/deepgin_components.yaml")
+    assert len(comp["rows"]) == 7
+    for row in comp["rows"] + _yaml("sweeps/deepgin_params.yaml")["rows"]:
+        assert {k.removeprefix("model.init_args.") for k in row["overrides"]} <= valid
+    first = comp["rows"][0]["paper"]
+    assert first["ssim"] is None and first["l1"] is None and first["psnr"] == 31.55  # lost in the paper's text
+    assert comp["rows"][-1]["paper"] == {"psnr": 33.26, "ssim": 0.939, "l1": 0.03666, "fid": 11.424, "lpips": 0.132}
+    for track in ("aim_track1", "aim_track2"):
+        sweep = _yaml(f"sweeps/{track}.yaml")
+        assert sweep["config"] == track and sweep["group_by"] == "mask_type"
+        methods = {row["method"] for row in sweep["rows"]}
+        assert methods == {None, "deepgin", "aotgan", "madf", "hifill"}
+        for row in sweep["rows"]:
+            if row["method"]:
+                names = set(init_arg_names(method_class(row["method"])))
+                assert {k.removeprefix("model.init_args.") for k in row["overrides"]} <= names, row["label"]
+
+
+def test_adversarial_terms_are_conditional_hinge_losses():
+    from types import SimpleNamespace
+
+    from lightning_modules.deepgin import adversarial_d, adversarial_g
+
+    class StubD(torch.nn.Module):  # two "scales" that return the first channel of the judged image (in [0, 1])
+        def forward(self, x):
+            assert x.shape[1] == 6  # concat[I_in, X]
+            return [x[:, 3:4], 2 * x[:, 3:4]]
+
+    torch.manual_seed(0)
+    target, pred = torch.rand(2, 3, 8, 8) * 2 - 1, torch.rand(2, 3, 8, 8) * 2 - 1
+    x = LossInputs(pred=pred, outputs={"masked_input": torch.ones(2, 3, 8, 8)},
+                   batch={"image": target, "mask": torch.ones(2, 1, 8, 8)}, module=SimpleNamespace(discriminator=StubD()))
+    f, r = (pred[:, :1] + 1) / 2, (target[:, :1] + 1) / 2
+    torch.testing.assert_close(adversarial_g(x), -(f.mean() + (2 * f).mean()))
+    expected_d = sum(torch.relu(1 - k * r).mean() + torch.relu(1 + k * f).mean() for k in (1, 2))
+    torch.testing.assert_close(adversarial_d(x), expected_d)
+
+
+def test_feature_matching_is_zero_for_identical_images_and_trains_the_generator():
+    from types import SimpleNamespace
+
+    from lightning_modules.deepgin import feature_matching
+    from networks.deepgin import MultiScaleDiscriminator
+
+    torch.manual_seed(0)
+    d = MultiScaleDiscriminator().eval()  # eval: the SN power iteration does not move between the two passes
+    target = torch.rand(1, 3, 32, 32) * 2 - 1
+    pred = (torch.rand(1, 3, 32, 32) * 2 - 1).requires_grad_(True)
+    make = lambda p: LossInputs(pred=p, outputs={"masked_input": target}, module=SimpleNamespace(discriminator=d),  # noqa: E731
+                                batch={"image": target, "mask": torch.ones(1, 1, 32, 32)})
+    with torch.no_grad():
+        assert feature_matching(make(target)).item() == pytest.approx(0.0, abs=1e-6)
+    value = feature_matching(make(pred))
+    value.backward()
+    assert value.item() > 0 and pred.grad.abs().sum() > 0

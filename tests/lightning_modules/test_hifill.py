@@ -3,17 +3,24 @@
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
+
 import lightning as L
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+import torch.nn.functional as F
+import yaml
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from lightning_modules.base import InpaintingModule
 from lightning_modules.hifill import LOSS_PRESETS, HiFill, critic_loss
 from lightning_modules.losses import LossInputs
-from networks.hifill import HiFillCritic
+from networks.cra import DOWNSAMPLE_MODES, UPSAMPLE_MODES
+from networks.hifill import GATE_TYPES, HiFillCritic
 
 SIZE = 64
 FAST = dict(image_size=SIZE, log_images_every_n_steps=0)
@@ -186,6 +193,7 @@ def _ddp_worker(rank: int, world: int, store_file: str, out_file: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.ddp
 def test_gradient_penalty_under_ddp_matches_single_process(tmp_path):
     mp.spawn(_ddp_worker, args=(2, str(tmp_path / "store"), str(tmp_path / "grads.pt")), nprocs=2, join=True)
     ddp_grads = torch.load(tmp_path / "grads.pt")
@@ -205,3 +213,62 @@ def test_gradient_penalty_under_ddp_matches_single_process(tmp_path):
     (no_gp / 2).backward()
     assert not all(torch.allclose(p.grad, w, atol=1e-6) for p, w in zip(objective.parameters(), reference))
 
+
+
+# ---------------------------------------------------------------------------------------- high-resolution eval
+def test_eval_resolution_runs_cra_and_keeps_known_pixels():
+    model = HiFill(eval_resolution=128, **FAST).eval()
+    batch = next(iter(DataLoader(TinyData(), batch_size=1)))
+    out = model.predict_step(batch, 0)
+    assert out.shape == (1, 3, 128, 128)
+    image = F.interpolate(batch["image"], size=(128, 128), mode="bilinear", align_corners=False)
+    known = F.interpolate(batch["mask"], size=(128, 128), mode="nearest").expand_as(image) == 0
+    assert torch.equal(out[known], image[known])
+
+
+# ---------------------------------------------------------------------------------------- configs and sweeps
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _init_args():
+    return set(inspect.signature(HiFill.__init__).parameters) | set(
+        inspect.signature(InpaintingModule.__init__).parameters)
+
+
+@pytest.mark.parametrize("name", ["hifill", "hifill_smoke", "hifill_celebahq"])
+def test_configs_use_existing_arguments(name):
+    config = yaml.safe_load((REPO / "lightning_modules" / "configs" / f"{name}.yaml").read_text())
+    assert config["model"]["class_path"] == "lightning_modules.hifill.HiFill"
+    assert set(config["model"]["init_args"]) <= _init_args()
+
+
+@pytest.mark.parametrize("name", ["hifill_gates", "hifill_cra_resampling", "hifill_resolution"])
+def test_sweep_overrides_exist(name):
+    sweep = yaml.safe_load((REPO / "sweeps" / f"{name}.yaml").read_text())
+    assert sweep["method"] == "hifill" and sweep["rows"]
+    keys = set(sweep.get("evaluation", {}))
+    for row in sweep["rows"]:
+        keys |= set(row["overrides"])
+    model_keys = {k.split(".", 2)[2] for k in keys if k.startswith("model.init_args.")}
+    assert model_keys <= _init_args()
+    for row in sweep["rows"]:
+        o = row["overrides"]
+        assert o.get("model.init_args.coarse_gate", "sc") in GATE_TYPES
+        assert o.get("model.init_args.refine_gate", "pw") in GATE_TYPES
+        assert o.get("model.init_args.cra_downsample", "average") in DOWNSAMPLE_MODES
+        assert o.get("model.init_args.cra_upsample", "bilinear") in UPSAMPLE_MODES
+
+
+def test_resampling_sweep_is_the_fig3_grid():
+    rows = yaml.safe_load((REPO / "sweeps" / "hifill_cra_resampling.yaml").read_text())["rows"]
+    pairs = {(r["overrides"]["model.init_args.cra_downsample"], r["overrides"]["model.init_args.cra_upsample"])
+             for r in rows}
+    assert pairs == {(d, u) for d in ("nearest", "bilinear", "bicubic", "average")
+                     for u in ("nearest", "bilinear", "bicubic")}
+
+
+def test_resolution_sweep_copies_table2():
+    rows = yaml.safe_load((REPO / "sweeps" / "hifill_resolution.yaml").read_text())["rows"]
+    sizes = [r["overrides"]["model.init_args.eval_resolution"] for r in rows]
+    assert sizes == [512, 1024, 2048, 4096, 8192]
+    assert [r["paper"]["l1"] if r["paper"] else None for r in rows] == [5.439, 5.439, 5.492, 5.503, None]

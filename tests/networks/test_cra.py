@@ -158,7 +158,7 @@ def test_banded_upsampling_equals_full_upsampling(mode, k):
     low = torch.randn(1, 3, 12, 10)
     full = upsample(low, k, mode)
     for r0, r1 in [(0, 3), (3, 6), (9, 12), (0, 12)]:
-        assert torch.allclose(upsample_rows(low, k, mode, r0, r1), full[:, :, r0 * k:r1 * k], atol=1e-6)
+        assert torch.allclose(upsample_rows(low, k, mode, r0, r1), full[:, :, r0 * k:r1 * k], atol=1e-5)
 
 
 def test_bad_operator_names_are_rejected():
@@ -170,7 +170,6 @@ def test_bad_operator_names_are_rejected():
 
 # ---------------------------------------------------------------------------------------------- benchmark helper
 def _bench_child(size: int, queue) -> None:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     seconds = time_cra(size)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
@@ -180,8 +179,8 @@ def _bench_child(size: int, queue) -> None:
 def bench_cra(sizes) -> list[dict]:
     """CRA wall time and peak resident memory per square size, each size in a fresh process (HiFill, random weights,
     centred square hole of 25 % area, base 512). Returns ``[{"size", "seconds", "peak_mb", "baseline_mb"}]``:
-    ``peak_mb`` is the process's peak RSS, ``baseline_mb`` the RSS after imports and model construction... before
-    the call (so ``peak_mb - baseline_mb`` is what the inpainting itself added)."""
+    ``peak_mb`` is the child's peak RSS, ``baseline_mb`` its peak RSS after importing torch, before building the
+    model and the image (so ``peak_mb - baseline_mb`` is what model + image + inpainting added)."""
     ctx = std_mp.get_context("spawn")
     rows = []
     for size in sizes:
