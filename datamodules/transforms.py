@@ -17,6 +17,9 @@ fresh generator is used (a new crop each call).
 | ``deepgin`` | resize 2S×2S bicubic, random 90° rotation, 2×2 polyphase decimation (random phase), h-flip | resize S×S bicubic | DeepGIN (deepgin.md §4.9) |
 | ``none`` | h-flip only, native size | native size | full-resolution evaluation (AIM 2020); batch size 1 |
 
+Every training flip can be switched off with ``flip=False`` (dataset option ``flip: false``): HiFill trains with
+no flips or colour augmentation (hifill.md §4.3).
+
 **Images smaller than the crop** (``random_crop``, ``center_crop``): they are first upscaled (bicubic; labels
 nearest) so their short side equals S, then cropped. A 20×30 thumbnail therefore becomes a blurry but valid sample
 instead of an error; the other policies resize to S anyway.
@@ -116,40 +119,37 @@ def _polyphase(image, seg, rng):
     return image, None if seg is None else np.ascontiguousarray(seg[row::2, col::2])
 
 
-def _hflip() -> A.BasicTransform:
-    return A.HorizontalFlip(p=0.5)
-
-
-def _policy_stages(name: str, size: int, train: bool, color_jitter: float) -> list[Stage]:
+def _policy_stages(name: str, size: int, train: bool, color_jitter: float, flip: bool) -> list[Stage]:
     bilinear, nearest = cv2.INTER_LINEAR, LABEL_INTERPOLATION
+    flips = [A.HorizontalFlip(p=0.5)] if train and flip else []
     if name == "random_resized_crop":
         if not train:
             return [_square_resize(size)]
         ops = [A.RandomResizedCrop(size=(size, size), scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
-                                   interpolation=bilinear, mask_interpolation=nearest, p=1.0), _hflip()]
+                                   interpolation=bilinear, mask_interpolation=nearest, p=1.0), *flips]
         if color_jitter > 0:
             ops.append(A.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter,
                                      hue=color_jitter, p=1.0))
         return [_albu(ops)]
     if name == "resize":
-        return [_square_resize(size)] + ([_albu([_hflip()])] if train else [])
+        return [_square_resize(size)] + ([_albu(flips)] if flips else [])
     if name == "resize_crop":
         if not train:
             return [_square_resize(size)]
         return [_short_side_to(round(size * MADF_LOAD_RATIO)),
-                _albu([A.RandomCrop(size, size, p=1.0), _hflip()])]
+                _albu([A.RandomCrop(size, size, p=1.0), *flips])]
     if name == "random_crop":
         crop = A.RandomCrop(size, size, p=1.0) if train else A.CenterCrop(size, size, p=1.0)
-        return [_upscale_short_side(size), _albu([crop] + ([_hflip()] if train else []))]
+        return [_upscale_short_side(size), _albu([crop, *flips])]
     if name == "center_crop":
-        return [_short_side_to(size), _albu([A.CenterCrop(size, size, p=1.0)] + ([_hflip()] if train else []))]
+        return [_short_side_to(size), _albu([A.CenterCrop(size, size, p=1.0), *flips])]
     if name == "deepgin":
         if not train:
             return [_square_resize(size, cv2.INTER_CUBIC)]
-        return [_square_resize(2 * size, cv2.INTER_CUBIC), _albu([A.RandomRotate90(p=1.0)]), _polyphase,
-                _albu([_hflip()])]
+        return [_square_resize(2 * size, cv2.INTER_CUBIC), _albu([A.RandomRotate90(p=1.0)]), _polyphase] + (
+            [_albu(flips)] if flips else [])
     if name == "none":
-        return [_albu([_hflip()])] if train else []
+        return [_albu(flips)] if flips else []
     raise ValueError(f"unknown crop policy {name!r}; choose from {sorted(CROP_POLICIES)}")
 
 
@@ -172,15 +172,17 @@ class CropPolicy:
         image_size: the square output side S (ignored by ``none``).
         train: random training augmentation (True) or the deterministic evaluation transform (False).
         color_jitter: strength of ``random_resized_crop``'s ColorJitter (AOT-GAN: 0.05; 0 = off).
+        flip: random horizontal flips when training (HiFill trains without: ``flip=False``).
     """
 
-    def __init__(self, name: str, image_size: int, train: bool, color_jitter: float = 0.05) -> None:
+    def __init__(self, name: str, image_size: int, train: bool, color_jitter: float = 0.05,
+                 flip: bool = True) -> None:
         if name not in CROP_POLICIES:
             raise ValueError(f"unknown crop policy {name!r}; choose from {sorted(CROP_POLICIES)}")
         if image_size < 1:
             raise ValueError(f"image_size must be >= 1, got {image_size}")
         self.name, self.image_size, self.train = name, int(image_size), bool(train)
-        self.stages = _policy_stages(name, self.image_size, self.train, color_jitter)
+        self.stages = _policy_stages(name, self.image_size, self.train, color_jitter, flip)
 
     def __call__(self, image: np.ndarray, seg: np.ndarray | None = None,
                  rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -133,6 +133,8 @@ class ImageFileDataset(Dataset):
         seed: seed of the subset and of evaluation-time randomness.
         other_channel: ``seg`` has an explicit "other" channel 0 (52 channels) or not (51).
         color_jitter: ColorJitter strength of ``random_resized_crop``.
+        flip: random horizontal flips when training (``False`` for HiFill).
+        probe: read the first files at construction to fail early on an unreadable dataset.
     """
 
     kind = "images"
@@ -143,7 +145,7 @@ class ImageFileDataset(Dataset):
                  semantic: bool = False, seg_files: Sequence[str | os.PathLike] | None = None,
                  seg_decoder: Callable[[os.PathLike], np.ndarray] | None = None,
                  length: int | None = None, seed: int = 0, other_channel: bool = True,
-                 color_jitter: float = 0.05, probe: bool = True) -> None:
+                 color_jitter: float = 0.05, flip: bool = True, probe: bool = True) -> None:
         from datamodules.transforms import build_crop
 
         if split not in ("train", "val", "test", "predict"):
@@ -163,7 +165,7 @@ class ImageFileDataset(Dataset):
         self.semantic, self.other_channel, self.seed, self.image_size = semantic, other_channel, seed, image_size
         policy = crop if self.train else (eval_crop or crop)
         self.crop_name = policy
-        self.transform = build_crop(policy, image_size, self.train, color_jitter=color_jitter)
+        self.transform = build_crop(policy, image_size, self.train, color_jitter=color_jitter, flip=flip)
         # Shared memory: workers mark bad files, the main process (and the other workers) see it.
         self._bad = torch.zeros(len(self.files), dtype=torch.uint8).share_memory_()
         if probe:

@@ -128,3 +128,21 @@ def test_unknown_policy_is_rejected():
         build_crop("zoom", 32, True)
     with pytest.raises(ValueError, match="differ in size"):
         build_crop("resize", 32, True)(np.zeros((10, 10, 3), np.uint8), np.zeros((9, 10), np.uint8))
+
+
+@pytest.mark.parametrize("name", sorted(CROP_POLICIES))
+def test_flip_can_be_switched_off(name):
+    """HiFill trains without flips: with ``flip=False`` a left-bright image stays left-bright in every draw."""
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:, :32] = 200
+    policy = build_crop(name, 32, train=True, flip=False, color_jitter=0.0)
+    for seed in range(8):
+        out, _ = policy(image, rng=np.random.default_rng(seed))
+        if name == "deepgin":  # rot90 may turn the bright half to the top/bottom, never mirror its content
+            continue
+        assert out[:, 0].mean() >= out[:, -1].mean()
+    flipping = build_crop(name, 32, train=True, flip=True, color_jitter=0.0)
+    if name != "deepgin":
+        lefts = [flipping(image, rng=np.random.default_rng(s))[0][:, 0].mean() for s in range(16)]
+        rights = [flipping(image, rng=np.random.default_rng(s))[0][:, -1].mean() for s in range(16)]
+        assert any(r > l for l, r in zip(lefts, rights))

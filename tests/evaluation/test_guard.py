@@ -27,6 +27,7 @@ def test_absent_or_working_torchvision_passes(monkeypatch):
     guard.check_torchvision()
 
 
+@pytest.mark.slow
 def test_suite_then_torchmetrics_fid_imports_in_a_fresh_process():
     code = "import evaluation.collection; from torchmetrics.image.fid import FrechetInceptionDistance; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
