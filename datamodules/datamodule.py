@@ -198,6 +198,19 @@ class InpaintDataModule(L.LightningDataModule):
         out["mask_type"] = [types[j][i] for i in range(b) for j in range(k)]
         return out
 
+    def add_semantic_channels(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """``seg_labels`` ``(B, H, W)`` uint8 → ``seg`` ``(B, 52, H, W)`` one-hot on the batch's device
+        (51 channels, "other" dropped, with ``dataset_options.other_channel: false``)."""
+        if "seg_labels" in batch and "seg" not in batch:
+            from datamodules.datasets.ade20k_labels import NUM_AIM_CLASSES
+
+            labels = batch.pop("seg_labels").long()
+            seg = torch.nn.functional.one_hot(labels, NUM_AIM_CLASSES + 1).permute(0, 3, 1, 2)
+            if not self.dataset_options.get("other_channel", True):
+                seg = seg[:, 1:]
+            batch["seg"] = seg.to(batch["image"].dtype).contiguous()
+        return batch
+
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
         training = self.trainer is not None and self.trainer.training
-        return self.add_masks(batch, training)
+        return self.add_masks(self.add_semantic_channels(batch), training)

@@ -36,8 +36,8 @@ class ImageReadError(OSError):
         super().__init__(f"cannot read image {self.path}: {reason}")
 
 
-def _open_decoded(path: str | os.PathLike) -> Image.Image:
-    """Open and fully decode ``path`` with EXIF orientation applied; every failure → :class:`ImageReadError`."""
+def _open_decoded(path: str | os.PathLike, exif_transpose: bool = True) -> Image.Image:
+    """Open and fully decode ``path`` (EXIF orientation applied unless told not to); failures → ImageReadError."""
     try:
         if os.path.getsize(path) == 0:
             raise ImageReadError(path, "zero-byte file")
@@ -46,8 +46,9 @@ def _open_decoded(path: str | os.PathLike) -> Image.Image:
             warnings.simplefilter("ignore")
             with Image.open(path) as image:
                 image.load()  # decode now: truncated data raises here
-                image = ImageOps.exif_transpose(image)
-                image.load()
+                if exif_transpose:
+                    image = ImageOps.exif_transpose(image)
+                    image.load()
                 return image
     except ImageReadError:
         raise
@@ -91,9 +92,12 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB of the image at ``path`` (EXIF-rotated); raises :class:`ImageReadError`."""
-    image = _open_decoded(path)
+def read_rgb(path: str | os.PathLike, exif_transpose: bool = True) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB of the image at ``path``; raises :class:`ImageReadError`.
+
+    ``exif_transpose=False`` keeps the stored pixel grid (for label maps drawn on the stored orientation).
+    """
+    image = _open_decoded(path, exif_transpose)
     try:
         array = _to_rgb(image)
     except (OSError, ValueError) as error:

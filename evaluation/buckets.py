@@ -31,16 +31,36 @@ def _local_bucket(ratio: float) -> str:
     return LOCAL_BUCKETS[-1][0]
 
 
-try:  # the shared definition, once another package provides it
-    from datamodules.masks.buckets import hole_ratio_bucket as _shared_bucket  # type: ignore[import-not-found]
-except Exception:  # ImportError, or a half-written module: fall back to the local rule
-    _shared_bucket = None
+def _load_shared():
+    """``datamodules/masks/buckets.py`` loaded on its own: importing the ``datamodules`` package would pull in
+    kornia/albumentations (seconds) and break the evaluation -> networks-only import direction."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "datamodules.masks.buckets"
+    if name in sys.modules:
+        return sys.modules[name]
+    try:
+        spec = importlib.util.find_spec("datamodules")  # locates the package without executing it
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        file = Path(list(spec.submodule_search_locations)[0]) / "masks" / "buckets.py"
+        if not file.is_file():
+            return None
+        file_spec = importlib.util.spec_from_file_location("_shared_hole_ratio_buckets", file)
+        module = importlib.util.module_from_spec(file_spec)
+        file_spec.loader.exec_module(module)
+        return module
+    except Exception:  # a half-written module: fall back to the local rule
+        return None
+
+
+_shared_module = _load_shared()
+_shared_bucket = getattr(_shared_module, "hole_ratio_bucket", None)
 
 if _shared_bucket is not None:
-    try:
-        from datamodules.masks.buckets import BUCKET_NAMES as _SHARED_NAMES  # type: ignore[import-not-found]
-    except Exception:
-        _SHARED_NAMES = None
+    _SHARED_NAMES = getattr(_shared_module, "BUCKETS", None) or getattr(_shared_module, "BUCKET_NAMES", None)
     BUCKET_SOURCE = "datamodules.masks.buckets.hole_ratio_bucket"
     BUCKET_NAMES: tuple[str, ...] = tuple(_SHARED_NAMES) if _SHARED_NAMES else tuple(n for n, _ in LOCAL_BUCKETS)
 else:

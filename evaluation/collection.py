@@ -9,11 +9,11 @@ the features themselves (2048 floats per image and side); they are stored only w
 
 from __future__ import annotations
 
-import math
 import platform
 import warnings
 import zlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,8 +21,8 @@ from torch import nn
 from .buckets import BUCKET_NAMES, BUCKET_SOURCE, OTHER_BUCKET, bucket_rule, hole_ratio_bucket
 from .guard import check_torchvision
 from .images import to_uint8, uint8_to_signed
-from .names import ALL_METRICS, DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS
 from .metrics import PSNR_CAP_DB, SSIM_PRESETS, hole_ratio, l1, l1_hole, l1_rel, ms_ssim, psnr, ssim
+from .names import ALL_METRICS, DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS
 from .stats import summarize
 
 check_torchvision()
@@ -129,10 +129,11 @@ class InpaintingEvaluator(nn.Module):
         quantize: round images to uint8 as a PNG round trip (``round((x + 1) * 127.5)``) before every metric.
         ssim_preset: a key of ``metrics.SSIM_PRESETS``. psnr_zero_mse: ``cap`` (100 dB) | ``inf`` | ``skip``.
         lpips_net: backbone for ``lpips``. lpips_backbone_weights / lpips_heads: see ``evaluation.lpips.LPIPS``.
+        lpips_backend: ``"ours"`` (in-tree) or ``"lpips"`` (the reference package, where torchvision works).
         fid_backend: ``"ours"`` or ``"torch-fidelity"``. inception_weights: ``pytorch-fid`` | ``torch-fidelity`` |
             ``random`` | path. fid_resize: see ``evaluation.fid.RESIZE_RULES``. weights_dir: local weight files.
         feature_net: replaces the Inception feature extractor (``uint8 (N, 3, H, W) -> (N, D)``; tests use tiny
-            stand-ins). lpips_modules: ``{"alex"|"vgg": module(a, b) -> (N,)}`` replacing the LPIPS networks.
+            stand-ins). A bare ``FIDInceptionV3`` is wrapped in ``InceptionFeatures`` (resize + scaling). lpips_modules: ``{"alex"|"vgg": module(a, b) -> (N,)}`` replacing the LPIPS networks.
         mask_types: mask-type names known in advance; each gets its own FID state (needed for per-type FID under
             DDP, where every rank must hold the same states). Other types still get per-image metrics.
         kid_subsets / kid_subset_size / kid_seed: KID protocol (subset size becomes min(size, n)).
@@ -159,6 +160,7 @@ class InpaintingEvaluator(nn.Module):
         lpips_net: str = "alex",
         lpips_backbone_weights: str = "imagenet",
         lpips_heads: str = "torchmetrics",
+        lpips_backend: str = "ours",
         fid_backend: str = "ours",
         inception_weights: str = "pytorch-fid",
         fid_resize: str = "tf1",
@@ -186,6 +188,8 @@ class InpaintingEvaluator(nn.Module):
             raise ValueError(f"image must be 'composite' or 'output', got {image!r}")
         if ssim_preset not in SSIM_PRESETS:
             raise ValueError(f"unknown SSIM preset {ssim_preset!r}; expected one of {sorted(SSIM_PRESETS)}")
+        if lpips_backend not in ("ours", "lpips"):
+            raise ValueError(f"lpips_backend must be 'ours' or 'lpips', got {lpips_backend!r}")
         if lpips_net not in ("alex", "vgg"):
             raise ValueError(f"lpips_net must be 'alex' or 'vgg', got {lpips_net!r}")
         self.metric_names = list(dict.fromkeys(metrics))
@@ -219,6 +223,11 @@ class InpaintingEvaluator(nn.Module):
             if lpips_modules is not None and net in lpips_modules:
                 self.lpips_nets[net] = lpips_modules[net]
                 self.lpips_info[net] = f"custom:{type(lpips_modules[net]).__name__}"
+            elif lpips_backend == "lpips":
+                from .lpips import TorchLpipsReference
+
+                self.lpips_nets[net] = TorchLpipsReference(net)
+                self.lpips_info[net] = "lpips package (reference backend), v0.1"
             else:
                 from .lpips import LPIPS
 
@@ -234,8 +243,14 @@ class InpaintingEvaluator(nn.Module):
             from .fid import FeatureIdentity, build_feature_extractor
 
             if feature_net is not None:
+                from networks.backbones.inception import FIDInceptionV3
+
+                from .fid import InceptionFeatures
+
+                if isinstance(feature_net, FIDInceptionV3):  # the bare trunk wants resized, scaled floats: wrap it
+                    feature_net = InceptionFeatures(feature_net, resize=fid_resize)
                 self.inception = feature_net
-                backend = f"custom:{type(feature_net).__name__}"
+                backend = f"custom:{type(getattr(feature_net, 'net', feature_net)).__name__}"
             else:
                 self.inception = build_feature_extractor(fid_backend, weights=inception_weights, resize=fid_resize,
                                                          weights_dir=weights_dir)
@@ -269,7 +284,7 @@ class InpaintingEvaluator(nn.Module):
 
     @classmethod
     def from_protocol(cls, protocol: str = "suite", metrics: Sequence[str] | None = None,
-                      **overrides: Any) -> "InpaintingEvaluator":
+                      **overrides: Any) -> InpaintingEvaluator:
         """Build with a named protocol's metrics and options (``evaluation.protocols``); ``overrides`` win."""
         from .protocols import protocol_options
 
@@ -281,7 +296,7 @@ class InpaintingEvaluator(nn.Module):
     def _network_prefixes(self) -> tuple[str, ...]:
         return ("inception.", "lpips_nets.")
 
-    def train(self, mode: bool = True) -> "InpaintingEvaluator":
+    def train(self, mode: bool = True) -> InpaintingEvaluator:
         super().train(mode)
         for net in self.lpips_nets.values():
             net.eval()
@@ -513,6 +528,8 @@ class InpaintingEvaluator(nn.Module):
             "buckets": {"source": BUCKET_SOURCE, "rule": bucket_rule(), "names": self.bucket_names},
             "mask_types_declared": self.declared_mask_types,
             "bootstrap": {**self.bootstrap, "method": "percentile bootstrap of the mean over images"},
+            "mask_set": None,
+            "mask_set_hash": None,
             "versions": {"torch": torch.__version__, "torchmetrics": torchmetrics.__version__,
                          "numpy": numpy.__version__, "python": platform.python_version()},
         }

@@ -7,7 +7,6 @@ features once per image and feeds them to per-group FID states through :class:`F
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from typing import Any
@@ -124,7 +123,7 @@ class InceptionFeatures(nn.Module):
         self.resize = resize
         self.num_features = int(getattr(net, "num_features", 2048))
 
-    def train(self, mode: bool = True) -> "InceptionFeatures":
+    def train(self, mode: bool = True) -> InceptionFeatures:
         # The metric network stays in eval mode (BatchNorm running statistics).
         super().train(mode)
         self.net.eval()
@@ -314,8 +313,8 @@ def linear_svm_fit(
 
     loss, grad, active = objective(w)
     g0 = float(grad.norm())
-    converged, it = False, 0
-    for it in range(1, max_iter + 1):
+    converged, iterations = False, 0
+    for iterations in range(1, max_iter + 1):  # noqa: B007 (reported after the loop)
         xa = x[active]
         hessian = torch.eye(x.shape[1], dtype=torch.float64, device=x.device) + 2 * C * xa.T @ xa
         step = torch.linalg.solve(hessian, -grad)
@@ -331,7 +330,7 @@ def linear_svm_fit(
             break
     if not converged:
         warnings.warn(f"linear SVM did not converge in {max_iter} Newton steps", RuntimeWarning, stacklevel=2)
-    return w[:-1], float(w[-1]), {"iterations": it, "converged": converged, "grad_norm": float(grad.norm())}
+    return w[:-1], float(w[-1]), {"iterations": iterations, "converged": converged, "grad_norm": float(grad.norm())}
 
 
 def ids_from_features(real: torch.Tensor, fake: torch.Tensor, *, solver: str = "auto") -> dict[str, Any]:

@@ -93,7 +93,7 @@ class LPIPS(nn.Module):
         for p in self.parameters():
             p.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "LPIPS":
+    def train(self, mode: bool = True) -> LPIPS:
         super().train(mode)
         self.backbone.eval()
         self.heads.eval()

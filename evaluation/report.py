@@ -9,8 +9,9 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = ["to_jsonable", "report_to_json", "write_json", "report_rows", "write_csv", "rows_to_csv",
            "render_table", "render_settings", "print_report", "CSV_FIELDS"]

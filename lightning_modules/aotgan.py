@@ -157,9 +157,9 @@ class AOTGAN(InpaintingModule):
         self.disc_target, self.label_resolution, self.percep_on = disc_target, label_resolution, percep_on
         self.blur_kernel_size, self.blur_sigma = int(blur_kernel_size), float(blur_sigma)
 
-        self.generator = AOTGenerator(rates=list(rates) if rates is not None else [1, 2, 4, 8], residual=residual, gate_norm=gate_norm,
-                                      num_blocks=num_blocks, upsample=upsample, channels=channels,
-                                      gate_orientation=gate_orientation)
+        self.generator = AOTGenerator(rates=list(rates) if rates is not None else [1, 2, 4, 8], residual=residual,
+                                      gate_norm=gate_norm, gate_orientation=gate_orientation, num_blocks=num_blocks,
+                                      upsample=upsample, channels=channels)
         self.discriminator = AOTDiscriminator(layout=disc_layout)
         # One VGG19 forward per image serves both feature losses; skipped when both weights are overridden to 0.
         w = self.loss_weights

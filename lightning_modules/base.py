@@ -53,6 +53,8 @@ class InpaintingModule(L.LightningModule):
         vgg_weights: ``imagenet`` (torchvision URL / hub cache), ``random`` (tests, smoke runs) or a file path.
         test_metrics: metrics of the evaluation harness used by ``test``.
         eval_image: evaluate the ``composite`` (default) or the raw ``output``.
+        evaluator_options: extra keyword arguments of ``evaluation.InpaintingEvaluator`` (e.g. ``weights_dir``,
+            ``lpips_net``, ``ssim_preset``, ``fid_backend``).
         init_from: a converted/trained checkpoint whose generator (and discriminator) weights initialise this model;
             optimiser state starts fresh.
     """
@@ -76,6 +78,7 @@ class InpaintingModule(L.LightningModule):
         vgg_weights: str = "imagenet",
         test_metrics: list[str] | None = None,
         eval_image: str = "composite",
+        evaluator_options: dict[str, Any] | None = None,
         init_from: str | None = None,
     ) -> None:
         super().__init__()
@@ -101,6 +104,7 @@ class InpaintingModule(L.LightningModule):
         self.vgg_weights = vgg_weights
         self.test_metric_names = list(test_metrics or ["psnr", "ssim", "l1", "l1_hole"])
         self.eval_image = eval_image
+        self.evaluator_options = dict(evaluator_options or {})
         self.init_from = init_from
         self.generator: nn.Module | None = None
         self.discriminator: nn.Module | None = None
@@ -410,7 +414,7 @@ class InpaintingModule(L.LightningModule):
     def _build_evaluator(self) -> nn.Module:
         from evaluation import InpaintingEvaluator
 
-        return InpaintingEvaluator(metrics=self.test_metric_names, image=self.eval_image)
+        return InpaintingEvaluator(metrics=self.test_metric_names, image=self.eval_image, **self.evaluator_options)
 
     def on_test_start(self) -> None:
         self._evaluator[:] = [self._build_evaluator().to(self.device)]

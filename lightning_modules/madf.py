@@ -167,6 +167,7 @@ class MADF(InpaintingModule):
         hole_weight, perceptual_weight, style_weight, tv_weight: Eq. 8 weights (6, 0.05, 120, 0.1; valid = 1).
         init: ``default`` (PyTorch, as the code) | ``normal`` (paper: N(0, 0.01)).
         official_unused_bn: build the official code's never-applied encoder BNs (+1,248 params; parity only).
+        recompute_levels: gradient checkpointing of the first N MADF encoder levels (memory only; 0 = off).
         lr_g, betas_g: Adam (2e-4, (0.9, 0.999)), constant learning rate, no weight decay.
         **kwargs: shared options of :class:`InpaintingModule`.
     """
@@ -186,6 +187,7 @@ class MADF(InpaintingModule):
         tv_weight: float = 0.1,
         init: str = "default",
         official_unused_bn: bool = False,
+        recompute_levels: int = 0,
         lr_g: float = 2e-4,
         betas_g: tuple[float, float] = (0.9, 0.999),
         **kwargs: Any,
@@ -204,7 +206,8 @@ class MADF(InpaintingModule):
         self.term_weights = {"valid": 1.0, "hole": hole_weight, "perceptual": perceptual_weight,
                              "style": style_weight, "tv": tv_weight}
         self.generator = MADFGenerator(encoder_block=encoder_block, num_refine=num_refine, refine_norm=refine_norm,
-                                       official_unused_bn=official_unused_bn, init=init)
+                                       official_unused_bn=official_unused_bn, init=init,
+                                       recompute_levels=recompute_levels)
         self.discriminator = None
 
     def generate(self, batch: dict[str, Any]) -> dict[str, Tensor]:

@@ -163,12 +163,17 @@ class ContextualResidualAggregation:
         return torch.where(hole, out, image)
 
     def _generate(self, image_base: torch.Tensor, mask_base: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        result = self.generator(image_base, mask_base)
+        """Run the generator on its own device (e.g. GPU) while the full-resolution work stays with the photo."""
+        params = next(iter(self.generator.parameters()), None) if isinstance(self.generator, torch.nn.Module) else None
+        device = params.device if params is not None else image_base.device
+        dtype = params.dtype if params is not None else image_base.dtype
+        result = self.generator(image_base.to(device, dtype), mask_base.to(device, dtype))
         scores = None
         if isinstance(result, dict):
             scores = result.get("scores")
             result = result["output"] if "output" in result else result["refine"]
-        return result, scores
+        back = dict(device=image_base.device, dtype=image_base.dtype)
+        return result.to(**back), None if scores is None else scores.to(**back)
 
     def _inpaint_square(self, image: torch.Tensor, hole: torch.Tensor, k: int) -> torch.Tensor:
         """``image`` ``(1, 3, L, L)``, ``hole`` bool ``(1, 1, L, L)`` -> ``(1, 3, L, L)`` pasted with ``hole``."""

@@ -117,7 +117,7 @@ class ImageFileDataset(Dataset):
     """Base of every file-backed dataset: one image file (and optionally one label file) per item.
 
     Items: ``{"image": (3, S, S) float32 in [-1, 1], "index": int, "name": str}`` plus, with ``semantic=True``,
-    ``"seg": (52, S, S) float32`` one-hot (see :mod:`datamodules.datasets.ade20k_labels`). The size is the crop
+    ``"seg_labels": (S, S) uint8`` labels 0..51 (0 = other), expanded by the DataModule into ``seg`` ``(52, S, S)`` one-hot (see :mod:`datamodules.datasets.ade20k_labels`). The size is the crop
     policy's output (native size for ``crop="none"``).
 
     Args:
@@ -222,31 +222,44 @@ class ImageFileDataset(Dataset):
         # Training: fresh entropy (a new crop every epoch, different in every worker); eval: fixed per index.
         return np.random.default_rng() if self.train else np.random.default_rng([self.seed, index])
 
-    def _read_seg(self, j: int, image_hw: tuple[int, int]) -> np.ndarray:
+    def _read_image_and_seg(self, j: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The image and (with ``semantic``) its ``(H, W)`` label map, brought to the same pixel grid.
+
+        Label maps are drawn on the *stored* pixel grid. When an image carries an EXIF rotation the displayed image no
+        longer matches its labels, so such an image is read without the rotation (with a warning); any other size
+        mismatch resizes the labels (nearest-exact), also with a warning.
+        """
         import cv2
 
+        image = read_rgb(self.files[j])
+        if not self.semantic:
+            return image, None
         labels = self.seg_decoder(self.seg_files[j])
-        if labels.shape[:2] != tuple(image_hw):
-            warnings.warn(f"{self.kind}: label map {self.seg_files[j]} is {labels.shape[1]}x{labels.shape[0]}, its "
-                          f"image {image_hw[1]}x{image_hw[0]}: resized nearest-exact", BadImageWarning, stacklevel=3)
-            labels = cv2.resize(labels, (image_hw[1], image_hw[0]), interpolation=cv2.INTER_NEAREST_EXACT)
-        return labels
+        if labels.shape[:2] == image.shape[:2]:
+            return image, labels
+        stored = read_rgb(self.files[j], exif_transpose=False)
+        if stored.shape[:2] == labels.shape[:2]:
+            warnings.warn(f"{self.kind}: {self.files[j]} has an EXIF rotation; read unrotated to match its label map",
+                          BadImageWarning, stacklevel=3)
+            return stored, labels
+        warnings.warn(f"{self.kind}: label map {self.seg_files[j]} is {labels.shape[1]}x{labels.shape[0]}, its image "
+                      f"{image.shape[1]}x{image.shape[0]}: labels resized nearest-exact", BadImageWarning, stacklevel=3)
+        labels = cv2.resize(labels, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)
+        return image, labels
 
     def load(self, j: int, rng: np.random.Generator) -> dict:
         """Item ``j`` without the bad-file fallback (raises :class:`ImageReadError`)."""
         import cv2
 
-        from datamodules.datasets.ade20k_labels import NUM_AIM_CLASSES, one_hot
-
-        image = read_rgb(self.files[j])
-        seg = self._read_seg(j, image.shape[:2]) if self.semantic else None
+        image, seg = self._read_image_and_seg(j)
         try:
             image, seg = self.transform(image, seg, rng)
         except (ValueError, cv2.error) as error:  # e.g. a degenerate size the resize cannot handle
             raise ImageReadError(self.files[j], f"cannot be cropped/resized: {error}") from error
         item = {"image": to_tensor_image(image), "index": j, "name": self.name_at(j)}
         if seg is not None:
-            item["seg"] = one_hot(seg, NUM_AIM_CLASSES, self.other_channel)
+            # labels travel as uint8 (1 byte/pixel instead of 52 floats); the DataModule expands them on the device
+            item["seg_labels"] = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.uint8))
         return item
 
     def __getitem__(self, index: int) -> dict:

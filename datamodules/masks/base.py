@@ -114,13 +114,21 @@ class RejectionMixin:
         pending = list(range(len(rngs)))
         rounds = 0
         while pending and rounds < self.max_rounds:
+            # round r draws min(2**r, 16) attempts per pending sample, in stream order, and keeps the first
+            # accepted one: the same distribution as one-at-a-time rejection, a fixed stream schedule (so the
+            # result does not depend on the batch), and few rounds even at 5 attempts per accepted mask
+            k = min(2**rounds, 16)
             rounds += 1
-            params = stack_params([self.draw(rngs[i], height, width) for i in pending])
+            params = stack_params([self.draw(rngs[i], height, width) for i in pending for _ in range(k)])
             mask = self.rasterize(params, height, width, device)
-            ok = self.accept(mask).cpu().tolist()
-            sel = torch.as_tensor(pending, device=device)
-            out[sel] = mask
-            pending = [i for i, a in zip(pending, ok) if not a]
+            ok = self.accept(mask).view(len(pending), k).cpu().numpy()
+            still = []
+            for j, i in enumerate(pending):
+                hit = np.flatnonzero(ok[j])
+                out[i] = mask[j * k + (hit[0] if hit.size else k - 1)]
+                if not hit.size:
+                    still.append(i)
+            pending = still
         self.last_rounds = rounds
         self.last_fallbacks = len(pending)
         if pending:

@@ -66,6 +66,11 @@ class RandomMaskGenerator(RejectionMixin, MaskGenerator):
         self.flip_brush, self.max_rounds = bool(flip_brush), int(max_rounds)
         coef = min(lo + hi, 1.0)
         self._n_half, self._n_full, self._n_brush = (int(k * coef) for k in (half_boxes, full_boxes, brush_tries))
+        if max(self._n_half, self._n_full, self._n_brush) <= 1:
+            raise ValueError(
+                f"{name}: hole_range={list(hole_range)} gives counts int(k * coef) = "
+                f"{(self._n_half, self._n_full, self._n_brush)}, so every mask would be empty and rejected"
+            )
         for label, k in (("half-size boxes", self._n_half), ("full-size boxes", self._n_full),
                          ("brush strokes", self._n_brush)):
             if k == 0:

@@ -42,14 +42,31 @@ class SampleRNG:
     """Draws for one sample, on the CPU, returned as float64/int64 numpy arrays.
 
     The notation follows the mask spec: ``randint(a, b)`` is ``Ui[a, b]`` (both ends included).
+    All draws are served from blocks of ``U[0, 1)`` doubles made by one ``torch.rand`` call on a
+    ``torch.Generator`` (per-call overhead dominates otherwise); normals use the Box-Muller transform.
     """
+
+    BLOCK = 512
 
     def __init__(self, seed: int):
         self.generator = torch.Generator().manual_seed(int(seed))
+        self._buf = np.empty(0)
+        self._pos = 0
+
+    def _u(self, size) -> np.ndarray:
+        shape = (size,) if isinstance(size, int) else tuple(size)
+        n = int(np.prod(shape)) if shape else 1
+        if self._pos + n > self._buf.size:
+            fresh = torch.rand(max(self.BLOCK, n), generator=self.generator, dtype=torch.float64).numpy()
+            self._buf = np.concatenate([self._buf[self._pos :], fresh])
+            self._pos = 0
+        out = self._buf[self._pos : self._pos + n]
+        self._pos += n
+        return out.reshape(shape) if shape else out[0]
 
     def uniform(self, low=0.0, high=1.0, size=()) -> np.ndarray:
         """``U[low, high)``; ``low``/``high`` may be arrays broadcastable to ``size``."""
-        u = torch.rand(size, generator=self.generator, dtype=torch.float64).numpy()
+        u = self._u(size)
         return np.asarray(low, dtype=np.float64) + u * (np.asarray(high, dtype=np.float64) - low)
 
     def randint(self, low, high, size=()) -> np.ndarray:
@@ -57,11 +74,11 @@ class SampleRNG:
         low = np.asarray(low, dtype=np.int64)
         high = np.asarray(high, dtype=np.int64)
         span = np.maximum(high - low + 1, 1)
-        u = torch.rand(size, generator=self.generator, dtype=torch.float64).numpy()
-        return low + np.minimum(np.floor(u * span).astype(np.int64), span - 1)
+        return low + np.minimum(np.floor(self._u(size) * span).astype(np.int64), span - 1)
 
     def normal(self, mean=0.0, std=1.0, size=()) -> np.ndarray:
-        z = torch.randn(size, generator=self.generator, dtype=torch.float64).numpy()
+        u1, u2 = self._u(size), self._u(size)
+        z = np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
         return mean + std * z
 
     def bernoulli(self, p=0.5, size=()) -> np.ndarray:
@@ -69,13 +86,14 @@ class SampleRNG:
 
     def choice(self, probs) -> int:
         """Index ``k`` with probability ``probs[k]`` (``probs`` sums to 1)."""
-        u = float(self.uniform())
+        u = float(self._u(()))
         cdf = np.cumsum(np.asarray(probs, dtype=np.float64))
         return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), len(cdf) - 1))
 
     def key(self) -> int:
-        """A fresh 62-bit integer (used to key device-side hashed noise)."""
-        return int(torch.randint(0, 2**62, (), generator=self.generator))
+        """A fresh integer key in [0, 2**62) (keys device-side hashed noise)."""
+        hi, lo = self._u((2,))
+        return (int(hi * 2**31) << 31) | int(lo * 2**31)
 
 
 # ---- counter-based noise on the device (same bits on every device) ----------------------------------------

@@ -43,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f"suite = {' '.join(DEFAULT_METRICS)})")
     p.add_argument("--allow-missing", action="store_true", help="skip names missing from one of the folders")
     p.add_argument("--weights-dir", help="folder holding downloaded weight files (checked before the torch.hub cache)")
-    p.add_argument("--fid-backend", choices=("ours", "torch-fidelity"), default="ours")
+    p.add_argument("--fid-backend", choices=("ours", "torch-fidelity"), default="ours",
+                   help="torch-fidelity: the reference package (needs a working torchvision)")
+    p.add_argument("--lpips-backend", choices=("ours", "lpips"), default="ours",
+                   help="lpips: the reference package (needs a working torchvision)")
     p.add_argument("--inception-weights", default="pytorch-fid",
                    help="pytorch-fid | torch-fidelity | random | PATH (random: testing only)")
     p.add_argument("--fid-resize", default=None,
@@ -108,7 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         **options,
         "image": args.image, "psnr_zero_mse": args.psnr_zero_mse,
         "lpips_backbone_weights": args.lpips_weights,
-        "fid_backend": args.fid_backend, "inception_weights": args.inception_weights,
+        "fid_backend": args.fid_backend, "lpips_backend": args.lpips_backend,
+        "inception_weights": args.inception_weights,
         "weights_dir": args.weights_dir, "settings": {"protocol": args.protocol},
         "bootstrap_resamples": args.bootstrap, "bootstrap_seed": args.seed,
         "kid_subsets": args.kid_subsets, "kid_subset_size": args.kid_subset_size,

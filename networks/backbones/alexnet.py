@@ -6,7 +6,7 @@ Input: ``(B, 3, H, W)`` as the caller's weights expect (LPIPS applies its own sc
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn

@@ -12,7 +12,7 @@ Use :func:`imagenet_normalize` to go from the suite's [-1, 1] images to that.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn

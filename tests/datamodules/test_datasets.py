@@ -322,18 +322,18 @@ def test_track2_maps_stay_pixel_aligned_with_random_crops(ade_tmp):
     seen_flip = set()
     for _ in range(6):
         item = train[j]
-        assert item["seg"].shape == (52, 48, 48) and torch.equal(item["seg"].sum(0), torch.ones(48, 48))
+        assert item["seg_labels"].shape == (48, 48) and item["seg_labels"].dtype == torch.uint8
         y, x, flipped = _find_crop(full, _to_uint8(item["image"]))
         expected = labels[y: y + 48, x: x + 48]
         expected = expected[:, ::-1] if flipped else expected
-        assert np.array_equal(item["seg"].argmax(0).numpy(), expected)
+        assert np.array_equal(item["seg_labels"].numpy(), expected)
         seen_flip.add(flipped)
     full_eval = build_dataset("ade20k", "val", root=str(ade_tmp["root"]), semantic=True, ade_map=ade_tmp["map"],
                               crop="none")
     item = full_eval[0]
     k = full_eval.names.index(item["name"])
-    assert np.array_equal(item["seg"].argmax(0).numpy(), full_eval.seg_decoder(full_eval.seg_files[k]))
-    assert item["image"].shape[-2:] == item["seg"].shape[-2:]
+    assert np.array_equal(item["seg_labels"].numpy(), full_eval.seg_decoder(full_eval.seg_files[k]))
+    assert item["image"].shape[-2:] == item["seg_labels"].shape
 
 
 def test_sceneparsing_layout(tmp_path):
@@ -353,7 +353,7 @@ def test_sceneparsing_layout(tmp_path):
     train = build_dataset("ade20k", "train", root=str(tmp_path), image_size=30, semantic=True,
                           aim_list=str(aim_list), crop="center_crop")
     assert train.layout_name == "sceneparsing" and train.names == ["ADE_train_00000001", "ADE_train_00000003"]
-    seg = train[0]["seg"].argmax(0)
+    seg = train[0]["seg_labels"].long()
     sides = {frozenset(torch.unique(seg[:, :5]).tolist()), frozenset(torch.unique(seg[:, -5:]).tolist())}
     assert sides == {frozenset({0, 3}), frozenset({51})}  # (the training flip may swap the sides)
     val = build_dataset("ade20k", "val", root=str(tmp_path), image_size=30)
@@ -433,3 +433,28 @@ def test_datamodule_three_masks_per_image():
     assert evaluated["mask"].shape == (2, 1, 32, 32)
     with pytest.raises(ValueError, match="mask_dir"):
         InpaintDataModule(dataset="sample", mask_dir="/tmp", masks_per_image=kinds)
+
+
+def test_exif_rotated_image_keeps_its_label_grid(tmp_path):
+    """Labels are drawn on the stored pixel grid: an EXIF-rotated image is read unrotated when it has labels."""
+    base = tmp_path / "ADEChallengeData2016"
+    (base / "images" / "training").mkdir(parents=True)
+    (base / "annotations" / "training").mkdir(parents=True)
+    photo = np.zeros((20, 40, 3), np.uint8)
+    photo[:, :20] = 250  # bright left half, labelled wall (1); right half sky (3)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(photo).save(base / "images/training/ADE_train_00000001.jpg", quality=95, exif=exif)
+    ann = np.full((20, 40), 3, np.uint8)
+    ann[:, :20] = 1
+    Image.fromarray(ann).save(base / "annotations/training/ADE_train_00000001.png")
+    names = tmp_path / "names.txt"
+    names.write_text("ADE_train_00000001.jpg")
+    dataset = build_dataset("ade20k", "train", root=str(base), semantic=True, aim_list=str(names), crop="none",
+                            flip=False)
+    with pytest.warns(BadImageWarning, match="EXIF"):
+        item = dataset[0]
+    assert item["image"].shape == (3, 20, 40)
+    bright = _to_uint8(item["image"])[..., 0] > 128
+    labels = item["seg_labels"].numpy()
+    assert (labels[bright] == 1).mean() > 0.95 and (labels[~bright] == 3).mean() > 0.95

@@ -145,4 +145,13 @@ def test_flip_can_be_switched_off(name):
     if name != "deepgin":
         lefts = [flipping(image, rng=np.random.default_rng(s))[0][:, 0].mean() for s in range(16)]
         rights = [flipping(image, rng=np.random.default_rng(s))[0][:, -1].mean() for s in range(16)]
-        assert any(r > l for l, r in zip(lefts, rights))
+        assert any(right > left for left, right in zip(lefts, rights))
+
+
+@pytest.mark.parametrize("name", sorted(set(CROP_POLICIES) - {"none"}))
+@pytest.mark.parametrize("hw", [(1, 1), (5, 3), (2, 300)])
+def test_every_policy_handles_tiny_and_thin_images(name, hw):
+    image = np.random.default_rng(0).integers(0, 256, (*hw, 3), dtype=np.uint8)
+    for train in (True, False):
+        out, out_seg = build_crop(name, 16, train)(image, np.zeros(hw, np.uint8))
+        assert out.shape == (16, 16, 3) and out_seg.shape == (16, 16)

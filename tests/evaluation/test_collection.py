@@ -184,3 +184,22 @@ def test_fid_covariance_switch_and_scipy_cross_check():
         assert reports[cov]["mean"] == pytest.approx(expected, rel=1e-6)
         assert reports[cov]["scipy_sqrtm"] == pytest.approx(expected, rel=1e-5, abs=1e-8)
     assert reports["unbiased"]["mean"] != pytest.approx(reports["biased"]["mean"], rel=1e-9)
+
+
+def test_bare_fid_inception_is_wrapped():
+    from evaluation.fid import InceptionFeatures
+    from networks.backbones import FIDInceptionV3
+
+    ev = InpaintingEvaluator(["fid"], feature_net=FIDInceptionV3(), fid_per_bucket=False)
+    assert isinstance(ev.inception, InceptionFeatures) and ev.inception.resize == "tf1"
+    out = ev.inception(torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8))  # resized to 299 inside
+    assert out.shape == (1, 2048) and out.dtype == torch.float32
+
+
+def test_local_bucket_rule_agrees_with_shared_definition():
+    shared = pytest.importorskip("datamodules.masks.buckets", reason="datamodules.masks.buckets not available")
+    from evaluation.buckets import LOCAL_BUCKETS, _local_bucket
+
+    assert tuple(n for n, _ in LOCAL_BUCKETS) == tuple(shared.BUCKETS) == BUCKET_NAMES
+    for r in [0.0, 0.005, 0.01, 0.05, 0.1, 0.1000001, 0.2, 0.3, 0.35, 0.5, 0.6, 0.6001, 0.9, 1.0]:
+        assert _local_bucket(r) == shared.hole_ratio_bucket(r), r

@@ -51,7 +51,9 @@ def test_cli_writes_json_csv_and_table(tmp_path, capsys):
     # the folder numbers equal a direct computation on the files
     from evaluation.metrics import psnr
 
-    read = lambda p: torch.from_numpy(np.asarray(Image.open(p).convert("RGB")).copy()).permute(2, 0, 1)
+    def read(p):
+        return torch.from_numpy(np.asarray(Image.open(p).convert("RGB")).copy()).permute(2, 0, 1)
+
     expected = torch.stack([psnr(read(root / "pred" / f"im{i}.png")[None], read(root / "gt" / f"im{i}.png")[None])
                             for i in range(4)]).mean()
     assert report["overall"]["metrics"]["psnr"]["mean"] == pytest.approx(float(expected))
@@ -61,8 +63,9 @@ def test_cli_writes_json_csv_and_table(tmp_path, capsys):
 
 
 def test_cli_fid_and_lpips_with_stand_in_networks(tmp_path, monkeypatch, capsys):
-    import evaluation.fid as fid_module
     from torch import nn
+
+    import evaluation.fid as fid_module
 
     class Tiny(nn.Module):
         num_features = 3

@@ -1,6 +1,5 @@
 """Weight loading: local files, a pre-seeded torch.hub cache (offline), and the error messages."""
 
-import os
 
 import pytest
 import torch

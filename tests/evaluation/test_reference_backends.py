@@ -29,8 +29,9 @@ def test_fid_features_match_torch_fidelity():
 
 def test_fid_value_matches_torch_fidelity_backend():
     _require("torch_fidelity")
-    from evaluation.fid import FeatureIdentity, InceptionFeatures, TorchFidelityInception
     from torchmetrics.image.fid import FrechetInceptionDistance
+
+    from evaluation.fid import FeatureIdentity, InceptionFeatures, TorchFidelityInception
 
     try:
         ours = InceptionFeatures(weights="torch-fidelity", resize="tf1")

@@ -26,8 +26,13 @@ def conv_params(cin, cout, k, bias=True):
 
 
 @pytest.fixture(autouse=True)
-def _seed():
+def _seed_one_thread():
+    # The CPU is shared: two intra-op threads under contention are several times slower than one.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
     torch.manual_seed(0)
+    yield
+    torch.set_num_threads(n)
 
 
 # --------------------------------------------------------------------------- parameter counts
@@ -275,3 +280,26 @@ def test_discriminator_paper_layout_has_four_stride2_convs_same_parameters():
         assert d(torch.zeros(1, 3, 256, 256)).shape == (1, 1, 15, 15)
     with pytest.raises(ValueError):
         AOTDiscriminator(layout="bogus")
+
+
+def _conv_macs(net, *inputs) -> float:
+    """Conv multiply-accumulates of one forward (GMAC), counted with hooks on meta tensors (no compute)."""
+    total = [0]
+
+    def hook(m, _inp, out):
+        total[0] += out[0].numel() * m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    net(*inputs)
+    for h in handles:
+        h.remove()
+    return total[0] / 1e9
+
+
+def test_conv_macs_match_spec_measurements():
+    # Spec §9: generator 72.9 GMAC at 256; discriminator 3.15 GMAC at 256 and 12.85 GMAC at 512.
+    with torch.device("meta"):
+        g, d = AOTGenerator(), AOTDiscriminator()
+        assert _conv_macs(g, torch.zeros(1, 3, 256, 256), torch.zeros(1, 1, 256, 256)) == pytest.approx(72.9, abs=0.05)
+        assert _conv_macs(d, torch.zeros(1, 3, 256, 256)) == pytest.approx(3.15, abs=0.01)
+        assert _conv_macs(d, torch.zeros(1, 3, 512, 512)) == pytest.approx(12.85, abs=0.01)

@@ -6,6 +6,7 @@ import torch
 from networks.backbones import vgg16, vgg19, vgg_layer_index, vgg_layer_names
 from networks.backbones.vgg import imagenet_normalize
 
+
 @pytest.fixture(autouse=True)
 def _single_thread():
     # 2 shared cores: multi-threaded kernels oversubscribe badly; restore afterwards.

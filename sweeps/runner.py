@@ -1,0 +1,469 @@
+"""``inpaint-suite sweep [NAME] [options]``: train and evaluate every row of an ablation table, one Optuna study.
+
+No NAME lists the sweeps. A trial is one ``fit`` + ``test`` in its own process (``python -m sweeps.trial``), so DDP
+launches cleanly, a NaN or OOM fails only that row (recorded with its reason) and this process stays light. Several
+runner processes on one storage (``--storage postgresql://...`` or the default SQLite file) share the rows: each
+takes the next unclaimed row (see :mod:`sweeps.study`). Output: a Rich table and ``results/<name>/table.{md,csv,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from inpaint_suite.cli import UsageError
+from sweeps.spec import PROFILES, Row, Sweep, load_sweep, row_base_config, slug, sweep_paths, validate_sweep
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------------------------- arguments
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="inpaint-suite sweep", description=(__doc__ or "").splitlines()[0])
+    p.add_argument("name", nargs="?", help="sweep name (sweeps/<name>.yaml) or a sweep YAML path; none: list them")
+    p.add_argument("--data", help="dataset kind (places2, celebahq, ade20k, folder, sample, ...); none: built-in photos")
+    p.add_argument("--data-root", help="root folder of --data")
+    p.add_argument("--profile", choices=PROFILES,
+                   help="budget: smoke (built-in data, CPU, minutes), short (a few thousand steps), paper "
+                        "(the paper's schedule); default smoke without --data, short with it")
+    p.add_argument("--storage", help="Optuna RDB URL (default sqlite:///<results>/optuna.db); PostgreSQL lets "
+                                     "several machines share one study")
+    p.add_argument("--devices", type=int, help="devices per trial (DDP inside a trial when > 1)")
+    p.add_argument("--resume", action="store_true",
+                   help="join the latest study of this sweep/profile/data: finished rows are reused, lost ones re-run "
+                        "(also how extra workers join)")
+    p.add_argument("--retry-failed", action="store_true", help="with --resume: re-run rows that failed (NaN, OOM...)")
+    p.add_argument("--export", choices=["wandb"], help="write a W&B sweep YAML (grid over the rows) and exit")
+    p.add_argument("--results", default="results", help="results folder (default ./results)")
+    p.add_argument("--row", action="append", default=[], metavar="LABEL", help="run only this row (repeatable)")
+    p.add_argument("--max-rows", type=int, help="run only the first N rows (CI budgets)")
+    p.add_argument("--max-steps", type=int, help="override trainer.max_steps of every row (CI budgets)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="dotted override for every row, VALUE read as YAML (e.g. data.batch_size=4); repeatable")
+    p.add_argument("--heartbeat", type=int, default=30, help="trial heartbeat interval in s (lost after 3x)")
+    p.add_argument("--max-lost", type=int, default=3, help="re-run a row lost by a killed worker at most N times")
+    p.add_argument("--trial-timeout", type=float, help="fail a trial after this many seconds")
+    p.add_argument("--validate", action="store_true", help="check the sweep file and its configs, then exit")
+    p.add_argument("--no-table", action="store_true", help="do not print the Rich table")
+    return p
+
+
+def list_sweeps() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="sweeps (inpaint-suite sweep NAME | make sweep ABLATION=NAME)")
+    for column in ("name", "kind", "method", "paper", "rows"):
+        table.add_column(column)
+    for name, path in sweep_paths().items():
+        try:
+            sweep = load_sweep(path)
+            table.add_row(name, sweep.kind, str(sweep.method or "per row"),
+                          f"{sweep.paper.get('table', '?')}: {str(sweep.paper.get('title', ''))[:60]}",
+                          str(len(sweep.rows)))
+        except UsageError as error:
+            table.add_row(name, "INVALID", "", str(error)[:90], "")
+    Console().print(table)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- configs
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    if args.data:
+        layer["data.dataset"] = args.data
+    if args.data_root:
+        layer["data.data_root"] = args.data_root
+    if args.devices:
+        layer["trainer.devices"] = args.devices
+    if args.max_steps:
+        layer["trainer.max_steps"] = args.max_steps
+    layer.update(parse_sets(args.sets))
+    return layer
+
+
+def profile_layer(profile: str, model_section: dict[str, Any] | None) -> dict[str, Any]:
+    """The runner's defaults of ``profile``; model keys only where the row's model has that option."""
+    from inpaint_suite.config import init_arg_names, model_class_of
+    from sweeps.profiles import PROFILE_DEFAULTS
+
+    layer = dict(PROFILE_DEFAULTS[profile])
+    model_names = set(init_arg_names(model_class_of(model_section))) if model_section else set()
+    return {k: v for k, v in layer.items()
+            if not k.startswith("model.init_args.") or k.split(".")[2] in model_names}
+
+
+def effective_metrics(sweep: Sweep, profile: str) -> tuple[list[str], list[str]]:
+    """(metrics measured, metrics skipped): smoke skips those needing pretrained networks (FID, LPIPS, KID...)."""
+    from evaluation.names import ALL_METRICS
+
+    wanted = [m for m in sweep.metrics if m in ALL_METRICS]
+    if profile != "smoke":
+        return wanted, []
+    heavy = {"fid", "kid", "pids", "uids", "lpips", "lpips_alex", "lpips_vgg"}
+    return [m for m in wanted if m not in heavy], [m for m in wanted if m in heavy]
+
+
+def row_config(sweep: Sweep, row: Row, profile: str, extra: dict[str, Any], trial_dir: Path, metrics: list[str],
+               logger_mode: str) -> dict[str, Any]:
+    from sweeps.profiles import build_trial_config
+    from sweeps.spec import check_keys
+
+    base = row_base_config(sweep, row)
+    model = base.get("model")
+    check_keys(list(extra), model, f"--set/--data options for row {row.label!r}")
+    layers = [sweep.overrides, profile_layer(profile, model), sweep.profiles.get(profile, {}), row.overrides, extra]
+    return build_trial_config(base, layers=layers, trial_dir=trial_dir, sweep_name=sweep.name, label=row.label,
+                              profile=profile, metrics=metrics, logger_mode=logger_mode, has_model=model is not None)
+
+
+def settings_hash(sweep: Sweep, rows: list[Row], profile: str, extra: dict[str, Any]) -> str:
+    """Identifies what a study measures: a changed row, profile, data or budget starts a new study."""
+    payload = {"profile": profile, "extra": extra, "overrides": sweep.overrides,
+               "profile_overrides": sweep.profiles.get(profile, {}),
+               "rows": [(r.label, r.method, r.baseline, r.overrides) for r in rows]}
+    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def git_commit() -> str:
+    try:
+        head = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (head + ("-dirty" if dirty else "")) or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# --------------------------------------------------------------------------------------------- one trial
+def _preexec() -> None:  # pragma: no cover - runs in the child before exec
+    from sweeps.trial import die_with_parent
+
+    die_with_parent()
+
+
+def run_trial_process(config_path: Path, out: Path, row: Row, metrics: list[str], timeout: float | None,
+                      prune: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run ``python -m sweeps.trial`` and return ``result.json`` (or a reason built from the exit status)."""
+    cmd = [sys.executable, "-m", "sweeps.trial", "--config", str(config_path), "--out", str(out)]
+    if row.baseline:
+        cmd += ["--baseline", row.baseline, "--metrics", ",".join(metrics)]
+    if prune:
+        cmd += ["--prune", json.dumps(prune)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    log_path = out / "log.txt"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=os.getcwd(),
+                                preexec_fn=_preexec if sys.platform.startswith("linux") else None)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return {"status": "failed", "reason": f"timeout: no result after {timeout:g} s"}
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    result_path = out / "result.json"
+    if result_path.is_file():
+        return json.loads(result_path.read_text())
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == signal.SIGKILL else ""
+        return {"status": "failed", "reason": f"oom?: trial process killed by {name}{hint}" if hint
+                else f"error: trial process killed by {name}"}
+    tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] if log_path.is_file() else []
+    return {"status": "failed", "reason": f"error: exit code {code}: {tail[0][:300] if tail else ''}"}
+
+
+# --------------------------------------------------------------------------------------------- the sweep
+class SweepRun:
+    """One runner process working on one study."""
+
+    def __init__(self, sweep: Sweep, rows: list[Row], args: argparse.Namespace, profile: str) -> None:
+        self.sweep, self.rows, self.args, self.profile = sweep, rows, args, profile
+        self.results_dir = Path(args.results).resolve()
+        self.out_dir = self.results_dir / sweep.name
+        self.extra = cli_layer(args)
+        self.metrics, self.skipped = effective_metrics(sweep, profile)
+        from sweeps.profiles import wandb_mode
+
+        self.logger_mode = wandb_mode()
+        self.storage_url = args.storage or f"sqlite:///{self.results_dir / 'optuna.db'}"
+
+    # --- configs are built and checked for every row before anything trains
+    def check_configs(self) -> None:
+        for row in self.rows:
+            row_config(self.sweep, row, self.profile, self.extra, self.out_dir / "check", self.metrics, "disabled")
+
+    def study_base(self) -> str:
+        data = self.extra.get("data.dataset") or ("sample" if self.profile == "smoke" else "config")
+        return f"{self.sweep.name}/{self.profile}/{data}/{settings_hash(self.sweep, self.rows, self.profile, self.extra)}"
+
+    def open(self) -> None:
+        import optuna
+
+        from sweeps import study as st
+
+        if self.storage_url.startswith("sqlite:///"):
+            Path(self.storage_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        self.storage = st.open_storage(self.storage_url, heartbeat=self.args.heartbeat)
+        self.claims = st.Claims(self.storage)
+        base = self.study_base()
+        self.study_name = st.study_name_for(base, self.storage, self.args.resume)
+        direction = "maximize"
+        if self.metrics and self.metrics[0] in _lower_is_better():
+            direction = "minimize"
+        labels = [r.label for r in self.rows]
+        sampler = optuna.samplers.GridSampler({"row": labels}, seed=0)
+        self.study = optuna.create_study(study_name=self.study_name, storage=self.storage, direction=direction,
+                                         sampler=sampler, load_if_exists=True)
+        for key, value in {"sweep": self.sweep.name, "profile": self.profile, "table": self.sweep.paper.get("table"),
+                           "rows": labels}.items():
+            self.study.set_user_attr(key, value)
+
+    def trial_dir(self, row: Row, number: int) -> Path:
+        run = slug(self.study_name.replace("/", "_").replace("#", "_run"))
+        return self.out_dir / "runs" / run / f"{row.index:02d}-{slug(row.label)}-t{number}"
+
+    def work(self) -> None:
+        """Claim and run rows until none is left; wait for other workers' running rows (and take lost ones over)."""
+        from sweeps import study as st
+
+        while True:
+            st.fail_lost_trials(self.study)
+            states = st.slot_states(self.study, self.claims, len(self.rows))
+            todo = [s for s in states if st.claimable(s, self.args.retry_failed, self.args.max_lost)]
+            if todo:
+                state = todo[0]
+                if self.claims.claim(self.study_name, state.slot, state.attempts):
+                    self.run_row(self.rows[state.slot], state)
+                continue
+            if any(s.running or s.pending_claim for s in states):
+                time.sleep(min(self.args.heartbeat, 5))
+                continue
+            return
+
+    def run_row(self, row: Row, state) -> None:
+        from optuna.trial import TrialState
+
+        from sweeps import study as st
+        from sweeps.table import summarize_report
+
+        labels = [r.label for r in self.rows]
+        trial = st.create_running_trial(self.study, state.slot, labels,
+                                        {"label": row.label, "attempt": state.attempts, "profile": self.profile})
+        self.claims.link(self.study_name, state.slot, state.attempts, trial.number)
+        out = self.trial_dir(row, trial.number)
+        out.mkdir(parents=True, exist_ok=True)
+        config = row_config(self.sweep, row, self.profile, self.extra, out, self.metrics, self.logger_mode)
+        config_path = out / "config.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.storage.set_trial_user_attr(trial._trial_id, "trial_dir", str(out))
+        print(f"[sweep {self.sweep.name}] trial {trial.number}: row {row.label!r} -> {out}", flush=True)
+        started = time.time()
+        try:
+            with st.Heartbeat(self.storage, trial._trial_id, self.args.heartbeat):
+                result = run_trial_process(config_path, out, row, self.metrics, self.args.trial_timeout)
+        except BaseException:
+            st.finish_trial(self.study, trial, TrialState.FAIL, None,
+                            {"fail_reason": f"{st.LOST}: the sweep worker was interrupted"})
+            raise
+        attrs: dict[str, Any] = {"seconds": round(time.time() - started, 1), "status": result["status"]}
+        if result["status"] == "complete":
+            report = json.loads((out / "test_report.json").read_text())
+            summary = summarize_report(report)
+            attrs["summary"] = summary
+            value = _objective(summary, self.metrics)
+            st.finish_trial(self.study, trial, TrialState.COMPLETE, value, attrs)
+            print(f"[sweep {self.sweep.name}] trial {trial.number}: row {row.label!r} complete", flush=True)
+        else:
+            attrs["fail_reason"] = result.get("reason") or "unknown"
+            state_ = TrialState.PRUNED if result["status"] == "pruned" else TrialState.FAIL
+            st.finish_trial(self.study, trial, state_, None, attrs)
+            print(f"[sweep {self.sweep.name}] trial {trial.number}: row {row.label!r} FAILED: {attrs['fail_reason']}"
+                  f" (log: {out / 'log.txt'})", flush=True)
+
+    # --- results
+    def results(self) -> list[dict[str, Any]]:
+        from optuna.trial import TrialState
+
+        out = []
+        trials = self.study.get_trials(deepcopy=False)
+        for i, row in enumerate(self.rows):
+            mine = [t for t in trials if t.user_attrs.get("slot") == i]
+            complete = [t for t in mine if t.state == TrialState.COMPLETE]
+            if complete:
+                t = complete[-1]
+                out.append({"label": row.label, "status": "complete", "reason": None, "trial": t.number,
+                            "summary": t.user_attrs.get("summary")})
+            elif mine:
+                t = mine[-1]
+                status = {TrialState.RUNNING: "running", TrialState.PRUNED: "pruned"}.get(t.state, "failed")
+                out.append({"label": row.label, "status": status, "reason": t.user_attrs.get("fail_reason"),
+                            "trial": t.number})
+            else:
+                out.append({"label": row.label, "status": "not run", "reason": None, "trial": None})
+        return out
+
+    def settings(self, results: list[dict[str, Any]]) -> dict[str, Any]:
+        from sweeps.study import redact
+
+        mask_set = mask_hash = images = size = None
+        for r in results:
+            s = ((r.get("summary") or {}).get("settings")) or {}
+            mask_set, mask_hash = mask_set or s.get("mask_set"), mask_hash or s.get("mask_set_hash")
+            images, size = images or s.get("num_images"), size or s.get("image_size")
+        data = self.extra.get("data.dataset") or ("sample (built-in photos)" if self.profile == "smoke"
+                                                   else "as in the method config")
+        return {"profile": self.profile, "data": data, "data_root": self.extra.get("data.data_root"),
+                "max_steps": self.extra.get("trainer.max_steps", "profile/config"),
+                "devices": self.extra.get("trainer.devices", 1), "test_images": images, "image_size": size,
+                "mask_set": mask_set or "synthesised (seeded generator)", "mask_manifest_hash": mask_hash,
+                "not_measured": ", ".join(self.skipped) or None, "commit": git_commit(), "study": self.study_name,
+                "storage": redact(self.storage_url), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _lower_is_better() -> set[str]:
+    from sweeps.spec import LOWER_IS_BETTER
+
+    return LOWER_IS_BETTER
+
+
+def _objective(summary: dict[str, Any], metrics: list[str]) -> float:
+    overall = (summary.get("overall") or {}).get("metrics") or {}
+    for m in metrics:
+        value = (overall.get(m) or {}).get("mean")
+        if isinstance(value, (int, float)):
+            return float(value)
+    return 0.0
+
+
+def select_rows(sweep: Sweep, args: argparse.Namespace) -> list[Row]:
+    rows = list(sweep.rows)
+    if args.row:
+        labels = {r.label for r in rows}
+        missing = [label for label in args.row if label not in labels]
+        if missing:
+            raise UsageError(f"{sweep.path}: no row {missing[0]!r}; rows: {', '.join(sorted(labels))}")
+        rows = [r for r in rows if r.label in args.row]
+    if args.max_rows:
+        rows = rows[: args.max_rows]
+    return rows
+
+
+def print_table(sweep: Sweep, payload: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    from sweeps.table import render_rich
+
+    Console(width=max(160, 30 + 30 * len(sweep.metrics))).print(render_rich(sweep, payload["rows"],
+                                                                              payload["settings"]))
+
+
+def run_model_info(sweep: Sweep, rows: list[Row], args: argparse.Namespace) -> int:
+    """``kind: model_info``: params and GFLOPs per row, no training."""
+    from inpaint_suite.commands.model_info import model_info
+    from sweeps.table import write_tables
+
+    results = []
+    for row in rows:
+        overrides = {k.removeprefix("model.init_args."): v for k, v in row.overrides.items()}
+        try:
+            info = model_info(row.method, overrides, size=sweep.size, config=sweep.config or row.config)
+        except Exception as error:  # noqa: BLE001 - a row that cannot be built is reported, the rest go on
+            from sweeps.trial import classify_failure
+
+            results.append({"label": row.label, "status": "failed", "reason": classify_failure(error)})
+            continue
+        gflops = next((v for k, v in info.items() if k.startswith("gflops")), None)
+        values = {"params": info.get("generator_params"), "generator_params": info.get("generator_params"),
+                  "discriminator_params": info.get("discriminator_params"), "gflops": gflops}
+        metrics = {k: {"mean": v} for k, v in values.items() if v is not None}
+        results.append({"label": row.label, "status": "complete", "reason": None,
+                        "summary": {"overall": {"n": None, "metrics": metrics}}})
+    settings = {"profile": "model_info", "size": f"{sweep.size}x{sweep.size}",
+                "flops": "torch.utils.flop_counter, FLOPs = 2 x MACs of generate()", "commit": git_commit()}
+    payload = write_tables(Path(args.results).resolve() / sweep.name, sweep, results, settings)
+    if not args.no_table:
+        print_table(sweep, payload)
+    return 0 if all(r["status"] == "complete" for r in results) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if not args.name:
+        return list_sweeps()
+    sweep = load_sweep(args.name)
+    validate_sweep(sweep)
+    rows = select_rows(sweep, args)
+    if args.export == "wandb":
+        from sweeps.wandb_export import write_wandb_sweep
+
+        path = write_wandb_sweep(sweep, rows, args, Path(args.results).resolve() / sweep.name)
+        print(f"wrote {path}: `wandb sweep {path}` then `wandb agent <id>` (needs the W&B service)")
+        return 0
+    if sweep.kind == "evaluation":
+        raise UsageError(f"{sweep.name} is an evaluation protocol ({sweep.paper.get('table')}): it scores a trained "
+                         f"checkpoint on the real test set, which needs the dataset and the trained weights; "
+                         f"the file is valid — run `inpaint-suite test --config {sweep.config or sweep.method} "
+                         f"--ckpt_path CKPT` with its `evaluation` settings")
+    if sweep.kind == "model_info":
+        return 0 if args.validate else run_model_info(sweep, rows, args)
+    if sweep.kind == "search":
+        from sweeps.search import run_search
+
+        return run_search(sweep, args)
+    profile = args.profile or ("short" if args.data else "smoke")
+    if not args.data and not args.profile:
+        print(f"[sweep {sweep.name}] no --data given: built-in sample photos, smoke profile "
+              f"(a pipeline check; numbers are not comparable with the paper's)", flush=True)
+    run = SweepRun(sweep, rows, args, profile)
+    run.check_configs()
+    if args.validate:
+        print(f"{sweep.path}: {len(rows)} row(s) valid")
+        return 0
+    run.open()
+    print(f"[sweep {sweep.name}] study {run.study_name} on {run.storage_url.split('@')[-1]}", flush=True)
+    run.work()
+    results = run.results()
+    from sweeps.table import write_tables
+
+    payload = write_tables(run.out_dir, sweep, results, run.settings(results))
+    if not args.no_table:
+        print_table(sweep, payload)
+    print(f"[sweep {sweep.name}] wrote {run.out_dir / 'table.md'} (.csv, .json)", flush=True)
+    return 0 if all(r["status"] == "complete" for r in results) else 1
+
+
+def copy_args(args: argparse.Namespace, **changes) -> argparse.Namespace:
+    new = copy.copy(args)
+    for k, v in changes.items():
+        setattr(new, k, v)
+    return new
