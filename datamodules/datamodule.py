@@ -8,6 +8,8 @@ composition. Evaluation masks use a fixed seed, so every model of a sweep is tes
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -157,6 +159,23 @@ class InpaintDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader:
         return self._loader("predict", shuffle=False)
+
+    def evaluation_settings(self) -> dict[str, Any]:
+        """What the test split is, for the evaluation report: dataset, size, and the mask set with its hash."""
+        settings: dict[str, Any] = {"dataset": self.dataset, "data_root": self.data_root, "split": "test",
+                                    "crop": self.crop, "image_size": self.image_size}
+        if self.eval_mask_dir:
+            from datamodules.masks.manifest import MANIFEST, content_hash
+
+            manifest = Path(self.eval_mask_dir) / MANIFEST
+            stated = json.loads(manifest.read_text()).get("content_sha256") if manifest.is_file() else None
+            settings["mask_set"] = str(self.eval_mask_dir)
+            settings["mask_set_hash"] = stated or content_hash(self.eval_mask_dir)
+            if self.mask_file_options.get("bucket"):
+                settings["mask_bucket"] = self.mask_file_options["bucket"]
+        else:
+            settings["mask_set"] = f"synthesised on the fly: {self.eval_mask_spec!r}, seed {self.mask_seed_for(False)}"
+        return settings
 
     # ------------------------------------------------------------------------------------------ masks on device
     def mask_seed_for(self, training: bool) -> int:

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from rich.console import Console
 from torch import Tensor, nn
@@ -32,6 +34,47 @@ NAN_POLICIES = ("raise", "skip", "ignore")
 
 class NonFiniteLossError(FloatingPointError):
     """A loss term became NaN or Inf; the message names the step and the term."""
+
+
+class CheckpointError(ValueError):
+    """A weights or checkpoint file that cannot be used: missing, unreadable, refused by ``weights_only=True``
+    (it holds pickled code or objects), or whose keys/shapes do not match. The message is one line naming the file."""
+
+    def __str__(self) -> str:  # plain text, also for the KeyError subclass (no quotes)
+        return str(self.args[0]) if self.args else ""
+
+
+class CheckpointKeyError(CheckpointError, KeyError):
+    """Keys or shapes of a weights file do not match the model (a KeyError, as callers have long caught)."""
+
+    __str__ = CheckpointError.__str__
+
+
+def describe_load_error(path: str | Path, error: BaseException) -> str:
+    """One line saying why ``torch.load(path, weights_only=True)`` failed (unsafe pickle vs unreadable file)."""
+    import pickle
+
+    text = str(error)
+    if isinstance(error, pickle.UnpicklingError) and ("weights only" in text.lower() or "weightsunpickler" in text.lower()):
+        detail = next((line.strip() for line in text.splitlines() if "Unsupported" in line or "error:" in line),
+                      text.splitlines()[0] if text else "")
+        detail = detail.split(". Please use")[0]
+        return (f"refusing to load {path}: it is not a plain weights file (it pickles code or objects that "
+                f"weights_only=True does not allow: {detail}); only load it unrestricted if you trust its source")
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return f"cannot read {path} as a PyTorch weights file ({type(error).__name__}: {first})"
+
+
+def load_weights_file(path: str | Path) -> Any:
+    """``torch.load(path, map_location="cpu", weights_only=True)`` with one-line :class:`CheckpointError` messages:
+    a file whose pickle would run code is refused, never executed."""
+    file = Path(path)
+    if not file.is_file():
+        raise CheckpointError(f"weights file {path} does not exist")
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as error:  # UnpicklingError (unsafe), RuntimeError/EOFError (truncated, not a torch file)
+        raise CheckpointError(describe_load_error(path, error)) from error
 
 
 class InpaintingModule(L.LightningModule):
@@ -363,10 +406,9 @@ class InpaintingModule(L.LightningModule):
     def load_generator_weights(self, path: str) -> None:
         """Initialise G (and D when present) from ``path``: a Lightning checkpoint or a plain state dict,
         loaded with ``weights_only=True``. Mismatched keys raise one error naming the file and the first keys."""
-        file = Path(path)
-        if not file.is_file():
-            raise FileNotFoundError(f"init_from: {path} does not exist")
-        state = torch.load(file, map_location="cpu", weights_only=True)
+        state = load_weights_file(path)
+        if not isinstance(state, dict):
+            raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict or a checkpoint")
         state = state.get("state_dict", state)
         for prefix, net in (("generator.", self.generator), ("discriminator.", self.discriminator)):
             if net is None:
@@ -374,13 +416,20 @@ class InpaintingModule(L.LightningModule):
             sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
             if not sub and prefix == "discriminator.":
                 continue  # generator-only files are fine
+            own = net.state_dict()
+            shapes = [f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}" for k, v in sub.items()
+                      if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)]
+            if shapes:  # checked first: load_state_dict would raise a multi-line RuntimeError
+                raise CheckpointKeyError(f"{path}: {prefix.rstrip('.')} shapes do not match the model "
+                                         f"(wrong method or options?): {'; '.join(shapes[:3])}")
             missing, unexpected = net.load_state_dict(sub, strict=False)
             if missing or unexpected:
-                raise KeyError(f"{path}: {prefix.rstrip('.')} keys do not match; missing {missing[:5]}, "
-                               f"unexpected {unexpected[:5]}")
+                raise CheckpointKeyError(f"{path}: {prefix.rstrip('.')} keys do not match; missing {missing[:5]}, "
+                                         f"unexpected {unexpected[:5]}")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["inpaint_suite"] = {"d_step_count": self.d_step_count, "skipped_steps": self.skipped_steps}
+        checkpoint["inpaint_suite"] = {"d_step_count": self.d_step_count, "skipped_steps": self.skipped_steps,
+                                       "rng": rng_states()}
         # frozen VGG weights are re-created from vgg_weights; keep them out of checkpoints
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("vgg_")}
 
@@ -388,6 +437,11 @@ class InpaintingModule(L.LightningModule):
         state = checkpoint.get("inpaint_suite", {})
         self.d_step_count = int(state.get("d_step_count", 0))
         self.skipped_steps = int(state.get("skipped_steps", 0))
+        # Resuming a fit continues the global random streams where the checkpoint left them: the train sampler's
+        # shuffle order (drawn from torch's global generator at every epoch start) and any noise a method draws.
+        # Only when a Trainer resumes a fit, so load_from_checkpoint() in user code never reseeds anything.
+        if "rng" in state and self._trainer is not None and self.trainer.state.fn == "fit":
+            set_rng_states(state["rng"])
         if any(k.startswith("ema.") for k in checkpoint["state_dict"]):
             self._ensure_ema()
         # re-insert our own VGG weights so strict loading passes
@@ -414,7 +468,12 @@ class InpaintingModule(L.LightningModule):
     def _build_evaluator(self) -> nn.Module:
         from evaluation import InpaintingEvaluator
 
-        return InpaintingEvaluator(metrics=self.test_metric_names, image=self.eval_image, **self.evaluator_options)
+        options = dict(self.evaluator_options)
+        # the data side states what was evaluated (dataset, split, mask set and its hash) without us importing it
+        describe = getattr(getattr(self.trainer, "datamodule", None), "evaluation_settings", None)
+        if callable(describe):
+            options["settings"] = {**describe(), **options.get("settings", {})}
+        return InpaintingEvaluator(metrics=self.test_metric_names, image=self.eval_image, **options)
 
     def on_test_start(self) -> None:
         self._evaluator[:] = [self._build_evaluator().to(self.device)]
@@ -422,8 +481,9 @@ class InpaintingModule(L.LightningModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         outputs = self._eval_outputs(batch)
+        # the index lets the harness drop the duplicates a distributed sampler pads the last batch with
         self._evaluator[0].update(outputs[self.eval_image], batch["image"], batch["mask"],
-                              mask_type=batch.get("mask_type"))
+                                  mask_type=batch.get("mask_type"), index=batch.get("index"))
 
     def on_test_epoch_end(self) -> None:
         report = self._evaluator[0].compute()
@@ -467,6 +527,28 @@ class InpaintingModule(L.LightningModule):
             out = Path(log_dir) / "images"
             out.mkdir(parents=True, exist_ok=True)
             Image.fromarray(array).save(out / f"{key.replace('/', '_')}_{step:08d}.png")
+
+
+def rng_states() -> dict[str, Any]:
+    """The global random states (torch CPU, every initialised CUDA device, NumPy, Python) as plain tensors and
+    tuples, so a checkpoint holding them still loads with ``weights_only=True``."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    return {"torch": torch.get_rng_state(), "cuda": cuda,
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss)),
+            "python": random.getstate()}
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what :func:`rng_states` returned (CUDA states only when the device count matches)."""
+    torch.set_rng_state(states["torch"])
+    cuda = states.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = states["python"]
+    random.setstate((version, tuple(internal), gauss_next))
 
 
 def copy_generator(module: InpaintingModule) -> nn.Module:

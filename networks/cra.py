@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -180,7 +180,7 @@ class ContextualResidualAggregation:
         if k == 1:
             mask_base = hole.float()
         elif self.mask_downsample == "max":
-            mask_base = F.max_pool2d(hole.float(), k)
+            mask_base = _block_any(hole, k).float()
         else:
             mask_base = hole[:, :, ::k, ::k].float()
         known_base = 1.0 - mask_base
@@ -203,7 +203,7 @@ class ContextualResidualAggregation:
         cell_low = self.base_size // grid
         cell = cell_low * k
         mode = self.upsample_mode
-        query_cells = torch.nonzero(F.max_pool2d(hole.float(), cell).flatten() > 0).flatten()
+        query_cells = torch.nonzero(_block_any(hole, cell).flatten()).flatten()
         out = image.clone()
         if query_cells.numel() == 0:
             return out
@@ -234,6 +234,12 @@ class ContextualResidualAggregation:
                 filled = (up[:, :, cols] + acc[idx].view(3, cell, cell)).clamp(-1, 1)
                 out[0, :, rows, cols] = torch.where(hole[0, :, rows, cols], filled, out[0, :, rows, cols])
         return out
+
+
+def _block_any(mask: torch.Tensor, block: int) -> torch.Tensor:
+    """Bool ``(B, 1, H, W)`` -> ``(B, 1, H / block, W / block)``: any True in each block (no full-size float copy)."""
+    b, c, h, w = mask.shape
+    return mask.view(b, c, h // block, block, w // block, block).any(5).any(3)
 
 
 def aggregate_residual_direct(residual: torch.Tensor, scores: torch.Tensor, grid: int) -> torch.Tensor:

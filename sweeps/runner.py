@@ -168,7 +168,8 @@ def _preexec() -> None:  # pragma: no cover - runs in the child before exec
 def run_trial_process(config_path: Path, out: Path, row: Row, metrics: list[str], timeout: float | None,
                       prune: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run ``python -m sweeps.trial`` and return ``result.json`` (or a reason built from the exit status)."""
-    cmd = [sys.executable, "-m", "sweeps.trial", "--config", str(config_path), "--out", str(out)]
+    # SWEEPS_TRIAL_MODULE: another module with sweeps.trial's command line (tests use a fast stand-in).
+    cmd = [sys.executable, "-m", os.environ.get("SWEEPS_TRIAL_MODULE", "sweeps.trial"), "--config", str(config_path), "--out", str(out)]
     if row.baseline:
         cmd += ["--baseline", row.baseline, "--metrics", ",".join(metrics)]
     if prune:
@@ -206,8 +207,12 @@ def run_trial_process(config_path: Path, out: Path, row: Row, metrics: list[str]
 class SweepRun:
     """One runner process working on one study."""
 
-    def __init__(self, sweep: Sweep, rows: list[Row], args: argparse.Namespace, profile: str) -> None:
+    def __init__(self, sweep: Sweep, rows: list[Row], args: argparse.Namespace, profile: str,
+                 selected: list[Row] | None = None) -> None:
+        # The study always covers every row (so workers running different --row subsets share it);
+        # ``selected`` are the rows this process works on and waits for.
         self.sweep, self.rows, self.args, self.profile = sweep, rows, args, profile
+        self.selected = {r.index for r in (selected if selected is not None else rows)}
         self.results_dir = Path(args.results).resolve()
         self.out_dir = self.results_dir / sweep.name
         self.extra = cli_layer(args)
@@ -220,14 +225,21 @@ class SweepRun:
     # --- configs are built and checked for every row before anything trains
     def check_configs(self) -> None:
         for row in self.rows:
-            row_config(self.sweep, row, self.profile, self.extra, self.out_dir / "check", self.metrics, "disabled")
+            if row.index in self.selected:
+                row_config(self.sweep, row, self.profile, self.extra, self.out_dir / "check", self.metrics,
+                           "disabled")
 
     def study_base(self) -> str:
         data = self.extra.get("data.dataset") or ("sample" if self.profile == "smoke" else "config")
         return f"{self.sweep.name}/{self.profile}/{data}/{settings_hash(self.sweep, self.rows, self.profile, self.extra)}"
 
     def open(self) -> None:
+        import warnings
+
         import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
         from sweeps import study as st
 
@@ -258,7 +270,7 @@ class SweepRun:
 
         while True:
             st.fail_lost_trials(self.study)
-            states = st.slot_states(self.study, self.claims, len(self.rows))
+            states = [s for s in st.slot_states(self.study, self.claims, len(self.rows)) if s.slot in self.selected]
             todo = [s for s in states if st.claimable(s, self.args.retry_failed, self.args.max_lost)]
             if todo:
                 state = todo[0]
@@ -422,11 +434,12 @@ def main(argv: list[str] | None = None) -> int:
         return list_sweeps()
     sweep = load_sweep(args.name)
     validate_sweep(sweep)
-    rows = select_rows(sweep, args)
+    selected = select_rows(sweep, args)
+    rows = sweep.rows
     if args.export == "wandb":
         from sweeps.wandb_export import write_wandb_sweep
 
-        path = write_wandb_sweep(sweep, rows, args, Path(args.results).resolve() / sweep.name)
+        path = write_wandb_sweep(sweep, selected, args, Path(args.results).resolve() / sweep.name)
         print(f"wrote {path}: `wandb sweep {path}` then `wandb agent <id>` (needs the W&B service)")
         return 0
     if sweep.kind == "evaluation":
@@ -435,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"the file is valid — run `inpaint-suite test --config {sweep.config or sweep.method} "
                          f"--ckpt_path CKPT` with its `evaluation` settings")
     if sweep.kind == "model_info":
-        return 0 if args.validate else run_model_info(sweep, rows, args)
+        return 0 if args.validate else run_model_info(sweep, selected, args)
     if sweep.kind == "search":
         from sweeps.search import run_search
 
@@ -444,10 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data and not args.profile:
         print(f"[sweep {sweep.name}] no --data given: built-in sample photos, smoke profile "
               f"(a pipeline check; numbers are not comparable with the paper's)", flush=True)
-    run = SweepRun(sweep, rows, args, profile)
+    run = SweepRun(sweep, rows, args, profile, selected)
     run.check_configs()
     if args.validate:
-        print(f"{sweep.path}: {len(rows)} row(s) valid")
+        print(f"{sweep.path}: {len(selected)} row(s) valid")
         return 0
     run.open()
     print(f"[sweep {sweep.name}] study {run.study_name} on {run.storage_url.split('@')[-1]}", flush=True)
@@ -459,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_table:
         print_table(sweep, payload)
     print(f"[sweep {sweep.name}] wrote {run.out_dir / 'table.md'} (.csv, .json)", flush=True)
-    return 0 if all(r["status"] == "complete" for r in results) else 1
+    chosen = {r.label for r in selected}
+    return 0 if all(r["status"] == "complete" for r in results if r["label"] in chosen) else 1
 
 
 def copy_args(args: argparse.Namespace, **changes) -> argparse.Namespace:

@@ -66,6 +66,10 @@ def run_search(sweep: Sweep, args: argparse.Namespace) -> int:
         from pathlib import Path
 
         Path(run.storage_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    import warnings
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     run.storage = st.open_storage(run.storage_url, heartbeat=args.heartbeat)
     run.claims = st.Claims(run.storage)
     run.study_name = st.study_name_for(run.study_base(), run.storage, args.resume)
@@ -102,7 +106,7 @@ def run_search(sweep: Sweep, args: argparse.Namespace) -> int:
         (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         prune = None
         if search.get("prune"):
-            prune = {"storage": run.storage_url, "study": run.study_name, "trial_id": trial._trial_id,
+            prune = {"storage": st.database_url(run.storage_url), "study": run.study_name, "trial_id": trial._trial_id,
                      "monitor": search["prune"].get("monitor", "val/psnr")}
         frozen = run.storage.get_trial(trial._trial_id)
         with st.Heartbeat(run.storage, trial._trial_id, args.heartbeat):

@@ -36,8 +36,20 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def database_url(url: str) -> str:
+    """``postgresql://`` with the driver that is installed: SQLAlchemy 2.1 defaults to psycopg 3, the suite's
+    ``postgres`` extra installs psycopg2."""
+    if url.startswith("postgresql://"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+            return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def open_storage(url: str, heartbeat: int = 30) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats; an unreachable or malformed URL is a one-line usage error."""
+    url = database_url(url)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": 120}}

@@ -124,9 +124,12 @@ class MaskFolder:
         mask_dir: the folder.
         polarity: ``auto``, ``white_hole`` or ``black_hole`` (see the module docstring).
         pattern: only files whose name matches this glob (e.g. ``*_mask.png`` beside ``*_with_holes.png``).
+        bucket: only masks whose hole ratio falls in this bucket (``"40-50%"``, see
+            :mod:`datamodules.masks.buckets`); ratios come from ``manifest.json`` when it lists them, else from the files.
     """
 
-    def __init__(self, mask_dir: str, polarity: str = "auto", pattern: str | None = None) -> None:
+    def __init__(self, mask_dir: str, polarity: str = "auto", pattern: str | None = None,
+                 bucket: str | None = None) -> None:
         if polarity not in POLARITIES:
             raise ValueError(f"mask polarity must be one of {POLARITIES}, got {polarity!r}")
         self.folder = Path(mask_dir).expanduser()
@@ -148,6 +151,28 @@ class MaskFolder:
         self.polarity = self._decide_polarity(polarity)
         self.set_type = str(self.manifest.get("mask_type", "file")) if isinstance(
             self.manifest.get("mask_type", "file"), str) else "file"
+        if bucket is not None:
+            self._keep_bucket(bucket)
+
+    def _keep_bucket(self, bucket: str) -> None:
+        """Restrict the folder to masks of one hole-ratio bucket (the AOT-GAN / MADF per-bucket protocol)."""
+        from datamodules.masks.buckets import BUCKETS, hole_ratio_bucket
+
+        if bucket not in BUCKETS:
+            raise ValueError(f"unknown mask bucket {bucket!r}; choose from {', '.join(BUCKETS)}")
+        listed = {Path(e["name"]).name: float(e["hole_ratio"]) for e in self.manifest.get("files", [])
+                  if isinstance(e, dict) and "name" in e and "hole_ratio" in e} \
+            if isinstance(self.manifest.get("files"), list) else {}
+        keep = []
+        for i, path in enumerate(self.files):
+            ratio = listed.get(path.name)
+            if ratio is None:
+                ratio = float(self.read(i).mean())
+            if hole_ratio_bucket(ratio) == bucket:
+                keep.append(path)
+        if not keep:
+            raise DatasetSetupError(f"mask folder {self.folder} has no mask in bucket {bucket}")
+        self.files = keep
 
     def __len__(self) -> int:
         return len(self.files)
@@ -246,15 +271,17 @@ class WithMaskFiles(Dataset):
         augment: training augmentation, ``aotgan`` (default), ``madf`` or ``none``.
         polarity: ``auto`` (default), ``white_hole`` or ``black_hole``.
         pattern: only mask files whose name matches this glob.
+        bucket: only masks of this hole-ratio bucket (evaluation per bucket, e.g. ``"40-50%"``).
     """
 
     def __init__(self, dataset: Dataset, mask_dir: str, image_size: int, seed: int = 0, fixed: bool = False,
-                 augment: str = "aotgan", polarity: str = "auto", pattern: str | None = None) -> None:
+                 augment: str = "aotgan", polarity: str = "auto", pattern: str | None = None,
+                 bucket: str | None = None) -> None:
         if augment not in AUGMENTATIONS:
             raise ValueError(f"mask augmentation must be one of {AUGMENTATIONS}, got {augment!r}")
         self.dataset, self.image_size, self.seed, self.fixed = dataset, image_size, seed, fixed
         self.augment = "none" if fixed else augment
-        self.masks = MaskFolder(mask_dir, polarity, pattern)
+        self.masks = MaskFolder(mask_dir, polarity, pattern, bucket)
 
     def __len__(self) -> int:
         return len(self.dataset)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .base import MaskGenerator
 from .raster import SpanCanvas
 from .rng import SampleRNG, hash_bernoulli
-from .strokes import aim_free_form
+from .strokes import aim_free_form_draw, aim_free_form_segments
 
 
 class AimBoxMaskGenerator(MaskGenerator):
@@ -132,14 +132,14 @@ class AimFreeFormMaskGenerator(MaskGenerator):
         self.official_axis_swap = bool(official_axis_swap)
 
     def draw(self, rng: SampleRNG, height: int, width: int) -> dict[str, np.ndarray]:
-        return aim_free_form(
+        return aim_free_form_draw(
             rng, height, width, min_strokes=self.min_strokes, max_strokes=self.max_strokes,
             max_segments=self.max_segments, max_angle=self.max_angle, min_length=self.min_length,
             max_length=self.max_length, min_width=self.min_width, max_width=self.max_width,
-            official_axis_swap=self.official_axis_swap,
         )
 
     def rasterize(self, params, height, width, device) -> torch.Tensor:
-        canvas = SpanCanvas(len(params["x0"]), height, width, device)
-        canvas.add_capsules(params["x0"], params["y0"], params["x1"], params["y1"], params["r"], params["valid"])
+        seg = aim_free_form_segments(params, self.official_axis_swap)
+        canvas = SpanCanvas(len(params["s_n"]), height, width, device)
+        canvas.add_capsules(seg["x0"], seg["y0"], seg["x1"], seg["y1"], seg["r"], seg["valid"])
         return canvas.mask()

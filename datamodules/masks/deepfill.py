@@ -13,7 +13,7 @@ import torch
 from .base import MaskGenerator, RejectionMixin, stack_params
 from .raster import SpanCanvas
 from .rng import SampleRNG
-from .strokes import brush_strokes
+from .strokes import brush_draw, brush_segments
 
 
 class DeepFillV2MaskGenerator(RejectionMixin, MaskGenerator):
@@ -78,18 +78,20 @@ class DeepFillV2MaskGenerator(RejectionMixin, MaskGenerator):
             "bx1": np.array([left + self.box_width - dw]), "by1": np.array([top + self.box_height - dh]),
             "box_valid": np.array([self.box]),
         }
-        seg = brush_strokes(
+        seg = brush_draw(
             rng, height, width, min_strokes=self.min_strokes, max_strokes=self.max_strokes,
             min_vertices=self.min_vertices, max_vertices=self.max_vertices, min_width=self.min_width,
             max_width=self.max_width, mean_angle=self.mean_angle, angle_range=self.angle_range,
             swap_hw=self.official_hw_swap,
         )
-        seg["valid"] &= self.brush
+        if not self.brush:
+            seg["s_n"] = np.asarray(0)
         return {**seg, **box}
 
     def rasterize(self, params, height, width, device) -> torch.Tensor:
-        canvas = SpanCanvas(len(params["x0"]), height, width, device)
-        canvas.add_capsules(params["x0"], params["y0"], params["x1"], params["y1"], params["r"], params["valid"])
+        seg = brush_segments(params, height, width, swap_hw=self.official_hw_swap)
+        canvas = SpanCanvas(len(params["s_n"]), height, width, device)
+        canvas.add_capsules(seg["x0"], seg["y0"], seg["x1"], seg["y1"], seg["r"], seg["valid"])
         canvas.add_boxes(params["bx0"], params["by0"], params["bx1"], params["by1"], params["box_valid"])
         return canvas.mask()
 

@@ -37,7 +37,7 @@ def synthetic_templates(n: int = SYNTHETIC_TEMPLATE_COUNT, size: int = TEMPLATE_
         amp = rs.uniform(0.0, 0.25, harm.size) / harm
         phase = rs.uniform(0, 2 * math.pi, harm.size)
 
-        def shape(phi):
+        def shape(phi, amp=amp, harm=harm, phase=phase):
             return 1.0 + (amp[:, None] * np.cos(harm[:, None] * np.asarray(phi)[None] + phase[:, None])).sum(0)
 
         r0 = math.sqrt(area / (0.5 * np.mean(shape(phis) ** 2) * 2 * math.pi))

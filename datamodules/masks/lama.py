@@ -14,6 +14,7 @@ sample redraws (new candidates from its own stream), which is documented and cou
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import torch
 from .base import MaskGenerator, as_index_list, stack_params
 from .raster import SpanCanvas
 from .rng import SampleRNG
-from .strokes import lama_irregular
+from .strokes import lama_irregular_draw, lama_irregular_segments
 
 # (irregular config, box config or None); names follow the official yaml keys. Box probability 0.3 vs irregular 1.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -95,11 +96,12 @@ class LamaMaskGenerator(MaskGenerator):
     def draw(self, rng: SampleRNG, height: int, width: int) -> dict[str, np.ndarray]:
         total = self.irregular_proba + self.box_proba
         is_box = rng.choice([self.irregular_proba / total, self.box_proba / total]) == 1
-        seg = lama_irregular(
+        seg = lama_irregular_draw(
             rng, height, width, max_angle=self.max_angle, max_len=self.max_len, max_width=self.max_width,
             min_times=self.min_times, max_times=self.max_times,
         )
-        seg["valid"] &= not is_box
+        if is_box:
+            seg["s_n"] = np.asarray(0)
         box = self._draw_boxes(rng, height, width)
         box["box_valid"] &= is_box
         return {**seg, **box}
@@ -117,10 +119,14 @@ class LamaMaskGenerator(MaskGenerator):
         return {"bx0": x0, "by0": y0, "bx1": x0 + bw, "by1": y0 + bh, "box_valid": valid}
 
     def rasterize(self, params, height, width, device) -> torch.Tensor:
-        canvas = SpanCanvas(len(params["x0"]), height, width, device)
-        canvas.add_capsules(params["x0"], params["y0"], params["x1"], params["y1"], params["r"], params["valid"])
+        return self._canvas(params, height, width, device).mask()
+
+    def _canvas(self, params, height, width, device, record: bool = False) -> SpanCanvas:
+        seg = lama_irregular_segments(params, height, width)
+        canvas = SpanCanvas(len(params["s_n"]), height, width, device, record=record)
+        canvas.add_capsules(seg["x0"], seg["y0"], seg["x1"], seg["y1"], seg["r"], seg["valid"])
         canvas.add_boxes(params["bx0"], params["by0"], params["bx1"], params["by1"], params["box_valid"])
-        return canvas.mask()
+        return canvas
 
     # ---- the evaluation-set pipeline ----------------------------------------------------------------------
     def generate(self, indices, height, width, device, seed) -> torch.Tensor:
@@ -141,6 +147,13 @@ class LamaMaskGenerator(MaskGenerator):
             pending = still
         self.last_rounds = rounds
         self.last_fallbacks = len(pending)
+        if pending:
+            warnings.warn(
+                f"{self.name}: {len(pending)} sample(s) had no candidate crop with hole ratio <= "
+                f"{self.max_hole_ratio} after 64 rounds (canvas {height}x{width} too small for the preset?); "
+                "kept the least-covered crop",
+                stacklevel=3,
+            )
         return out
 
     def _round(self, rngs, pending, out, height, width, src_w, device) -> list[int]:
@@ -151,14 +164,27 @@ class LamaMaskGenerator(MaskGenerator):
             cand.extend(self.draw(rngs[i], height, src_w) for _ in range(k))
             crop_u.append(rngs[i].uniform(size=(k,)))
             pick_u.append(float(rngs[i].uniform()))
-        masks = self.rasterize(stack_params(cand), height, src_w, device)  # (P*k, 1, H, src_w)
-        crops = self._crop(masks, torch.as_tensor(np.concatenate(crop_u), device=device), width)
+        params = stack_params(cand)
+        u = torch.as_tensor(np.concatenate(crop_u), device=device)
+        if src_w == width:
+            crops = self.rasterize(params, height, width, device)
+        else:
+            # spans on the full canvas give the right-most hole column; the crop is rasterised directly
+            b, rows, xl, xr = self._canvas(params, height, src_w, device, record=True).recorded()
+            right = torch.full((len(cand),), -1, dtype=torch.int64, device=device)
+            right = right.scatter_reduce(0, b, xr, reduce="amax")
+            left = self._crop_left(right, u, src_w, width)
+            crop = SpanCanvas(len(cand), height, width, device)
+            crop.add_spans(rows, xl - left[b], xr - left[b], torch.ones_like(rows, dtype=torch.bool), batch_index=b)
+            crops = crop.mask()
         ratio = crops.mean(dim=(1, 2, 3)).view(len(pending), k)
         ok = (ratio <= self.max_hole_ratio).cpu().numpy()
         still = []
         for j, i in enumerate(pending):
             alive = np.flatnonzero(ok[j])
             if alive.size == 0:
+                # keep the least-covered crop in case no round ever succeeds (tiny canvases)
+                out[i] = crops[j * k + int(ratio[j].argmin())]
                 still.append(i)
                 continue
             c = alive[min(int(pick_u[j] * alive.size), alive.size - 1)]
@@ -172,23 +198,16 @@ class LamaMaskGenerator(MaskGenerator):
         return out
 
     @staticmethod
-    def _crop(masks: torch.Tensor, u: torch.Tensor, width: int) -> torch.Tensor:
-        """``propose_random_square_crop(min_overlap=1)`` on the columns: keep the right-most hole column."""
-        n, _, h, src_w = masks.shape
-        if src_w == width:
-            return masks
-        cols = masks.amax(dim=(1, 2)) > 0  # (n, src_w)
-        pos = torch.arange(src_w, device=masks.device)
-        right = torch.where(cols, pos, torch.full_like(pos, -1)).amax(dim=1)  # -1: empty candidate
+    def _crop_left(right: torch.Tensor, u: torch.Tensor, src_w: int, width: int) -> torch.Tensor:
+        """``propose_random_square_crop(min_overlap=1)`` on the columns: the crop's left edge ``Ui[lo, hi-1]`` with
+        ``lo = max(0, min(src_w-W-1, R-W))``, ``hi = max(lo+1, min(src_w-W, R))``, so column ``R`` (right-most
+        hole) stays inside. ``right`` (n,) int64 (-1: empty candidate, then a uniform crop), ``u`` (n,) U[0,1)."""
         lo = torch.clamp(torch.minimum(torch.full_like(right, src_w - width - 1), right - width), min=0)
         hi = torch.maximum(lo + 1, torch.minimum(torch.full_like(right, src_w - width), right))
-        # an empty candidate (cannot happen with the official configs) gets a uniform crop
         lo = torch.where(right < 0, torch.zeros_like(lo), lo)
         hi = torch.where(right < 0, torch.full_like(hi, src_w - width + 1), hi)
         left = lo + (u * (hi - lo).double()).floor().long()
-        left = torch.minimum(left, hi - 1)
-        idx = (left.view(n, 1, 1, 1) + torch.arange(width, device=masks.device).view(1, 1, 1, width)).expand(n, 1, h, width)
-        return torch.gather(masks, 3, idx)
+        return torch.minimum(left, hi - 1)
 
 
 def _preset_factory(kind: str):

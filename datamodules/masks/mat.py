@@ -14,7 +14,7 @@ import torch
 from .base import MaskGenerator, RejectionMixin
 from .raster import SpanCanvas
 from .rng import SampleRNG
-from .strokes import brush_strokes
+from .strokes import brush_draw, brush_segments
 
 log = logging.getLogger(__name__)
 
@@ -91,22 +91,17 @@ class RandomMaskGenerator(RejectionMixin, MaskGenerator):
         half = self._boxes(rng, self._n_half, height // 2, width // 2, height, width)
         full = self._boxes(rng, self._n_full, height, width, height, width)
         bx0, by0, bx1, by1, bvalid = (np.concatenate([a, b]) for a, b in zip(half, full))
-        seg = brush_strokes(
+        seg = brush_draw(
             rng, height, width, min_strokes=0, max_strokes=max(self._n_brush - 1, 0),
             min_vertices=self.min_vertices, max_vertices=self.max_vertices, min_width=self.min_width,
-            max_width=self.max_width,
+            max_width=self.max_width, flip=self.flip_brush,
         )
-        if self.flip_brush:
-            # whole brush layer: up-down, then left-right (mirror of pixel centres: v -> size - 1 - v)
-            if rng.bernoulli(0.5):
-                seg["y0"], seg["y1"] = height - 1 - seg["y0"], height - 1 - seg["y1"]
-            if rng.bernoulli(0.5):
-                seg["x0"], seg["x1"] = width - 1 - seg["x0"], width - 1 - seg["x1"]
         return {**seg, "bx0": bx0, "by0": by0, "bx1": bx1, "by1": by1, "box_valid": bvalid}
 
     def rasterize(self, params, height, width, device) -> torch.Tensor:
+        seg = brush_segments(params, height, width)
         canvas = SpanCanvas(len(params["bx0"]), height, width, device)
-        canvas.add_capsules(params["x0"], params["y0"], params["x1"], params["y1"], params["r"], params["valid"])
+        canvas.add_capsules(seg["x0"], seg["y0"], seg["x1"], seg["y1"], seg["r"], seg["valid"])
         canvas.add_boxes(params["bx0"], params["by0"], params["bx1"], params["by1"], params["box_valid"])
         return canvas.mask()
 

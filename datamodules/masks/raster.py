@@ -78,11 +78,15 @@ class SpanCanvas:
     All inputs are per-sample padded arrays ``(B, K)`` with a ``valid`` flag; invalid entries draw nothing.
     """
 
-    def __init__(self, batch: int, height: int, width: int, device):
+    def __init__(self, batch: int, height: int, width: int, device, record: bool = False):
         self.batch, self.height, self.width = int(batch), int(height), int(width)
         self.device = torch.device(device)
+        # record=True keeps the clipped spans (batch index, row, xl, xr) in ``self.spans`` instead of drawing them
+        self.record = record
+        self.spans: list[tuple[torch.Tensor, ...]] = []
         # int16 counts: a pixel is covered by at most a few hundred shapes
-        self.diff = torch.zeros(self.batch * self.height * (self.width + 1), dtype=torch.int16, device=self.device)
+        self.diff = None if record else torch.zeros(
+            self.batch * self.height * (self.width + 1), dtype=torch.int16, device=self.device)
 
     def add_spans(self, rows, xl, xr, valid, batch_index=None) -> None:
         """Integer spans: columns ``xl..xr`` (inclusive) of row ``rows`` in sample ``batch_index``.
@@ -97,6 +101,10 @@ class SpanCanvas:
             batch_index = torch.arange(self.batch, device=self.device).view(-1, *([1] * (rows.dim() - 1)))
         base = (batch_index * H + rows.clamp(0, H - 1)) * (W + 1)
         base, xl, xr, ok = torch.broadcast_tensors(base, xl, xr, ok)
+        if self.record:
+            bi, ro, _ = torch.broadcast_tensors(batch_index, rows, ok)
+            self.spans.append((bi[ok], ro[ok], xl[ok], xr[ok]))
+            return
         base, xl, xr = base[ok], xl[ok], xr[ok]
         ones = torch.ones_like(base, dtype=self.diff.dtype)
         self.diff.index_add_(0, base + xl, ones)
@@ -140,6 +148,18 @@ class SpanCanvas:
             xr = torch.floor(right.clamp(-2.0, lim)).to(torch.int64)
             ok = (left <= right) & (rows <= bottom[sl, None])
             self.add_spans(rows.to(torch.int64), xl, xr, ok, batch_index=b_idx[sl, None])
+
+    def recorded(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All recorded spans concatenated: ``(batch_index, row, xl, xr)``, int64 (N,) each."""
+        if not self.spans:
+            e = torch.zeros(0, dtype=torch.int64, device=self.device)
+            return e, e, e, e
+        return tuple(torch.cat([s[k] for s in self.spans]) for k in range(4))
+
+    def coverage(self) -> torch.Tensor:
+        """``(B, H, W)`` int16 in {0, 1} (cheaper than :meth:`mask` when only counts are needed)."""
+        cover = self.diff.view(self.batch, self.height, self.width + 1).cumsum(-1, dtype=self.diff.dtype)
+        return cover[..., : self.width].clamp(max=1)
 
     def mask(self) -> torch.Tensor:
         """``(B, 1, H, W)`` float32 in {0, 1}, 1 = covered by at least one shape."""

@@ -257,12 +257,13 @@ def bench_masks(device: torch.device, sizes: tuple[int, ...], batch: int, step_s
 def bench_metrics(device: torch.device, n_images: int = 32, size: int = 256, batch: int = 8):
     """Harness throughput vs the bare Inception forward it is bounded by (random weights: speed only)."""
     from evaluation import InpaintingEvaluator
+    from evaluation.fid import InceptionFeatures
     from networks.backbones.inception import FIDInceptionV3
 
     rows = []
     images = torch.rand(n_images, 3, size, size, device=device) * 2 - 1
     masks = (torch.rand(n_images, 1, size, size, device=device) > 0.7).float()
-    net = FIDInceptionV3().to(device).eval()
+    net = InceptionFeatures(FIDInceptionV3()).to(device).eval()  # uint8 in, 2048-d pool features out
 
     def bare() -> None:
         with torch.no_grad():
@@ -337,7 +338,7 @@ def print_rows(title: str, rows: list[dict]) -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*[_fmt(row.get(c)) for c in columns])
-    Console().print(table)
+    Console(width=max(100, min(220, 16 * len(columns)))).print(table)
 
 
 def _fmt(value: Any) -> str:

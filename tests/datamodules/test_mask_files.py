@@ -169,3 +169,19 @@ def test_real_mask_sets_polarity(fixtures_dir):
         madf_masks = MaskFolder(str(fixtures_dir / "madf_examples" / subset), pattern="*_mask.png")
         assert madf_masks.polarity == "black_hole", subset
         assert madf_masks.read(0).mean() < 0.45
+
+
+def test_bucket_filter_keeps_only_masks_of_that_hole_ratio(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from datamodules.datasets.mask_files import MaskFolder
+
+    for i, ratio in enumerate([0.05, 0.15, 0.45, 0.42, 0.7]):
+        mask = np.zeros((20, 20), np.uint8)
+        mask.flat[: round(ratio * 400)] = 255
+        Image.fromarray(mask).save(tmp_path / f"m{i}.png")
+    folder = MaskFolder(str(tmp_path), polarity="white_hole", bucket="40-50%")
+    assert sorted(p.name for p in folder.files) == ["m2.png", "m3.png"]
+    with pytest.raises(ValueError, match="unknown mask bucket"):
+        MaskFolder(str(tmp_path), polarity="white_hole", bucket="40-50")

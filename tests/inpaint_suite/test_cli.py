@@ -105,6 +105,7 @@ def test_fit_then_resume_then_test_on_builtin_data(tmp_path):
     assert test.returncode == 0, test.stderr[-3000:]
     report = json.loads(next(root.rglob("test_report.json")).read_text())
     assert report["settings"]["num_images"] == 2
+    assert report["settings"]["dataset"] == "sample" and "synthesised" in report["settings"]["mask_set"]
     assert report["overall"]["metrics"]["psnr"]["mean"] > 0
 
 

@@ -194,6 +194,7 @@ def bench_cra(sizes) -> list[dict]:
     return rows
 
 
+@pytest.mark.slow
 def test_bench_cra_reports_time_and_memory():
     (row,) = bench_cra([512])
     assert row["size"] == 512 and row["seconds"] > 0 and row["peak_mb"] >= row["baseline_mb"] > 0

@@ -2,8 +2,10 @@
 time, numpy + OpenCV / PIL / SciPy, library rasterisers as the official code uses them).
 
 Each oracle is ``fn(rng: numpy.random.Generator, height, width) -> (H, W) float32 array in {0, 1}`` (1 = hole).
-They reproduce every distribution of the spec, not the official call order. ``ORACLES`` maps a registry-style
-name (``"lama_thick_256"``) to ``(oracle, size)``.
+They reproduce every distribution of the spec, not the official call order. ``ROW_ORACLES`` maps a statistics row
+(``"lama_thick_256"``, ``"mat_small_512"``) to such a function; ``ORACLES`` maps a registry name to
+``oracle(height, width, seed=0, rng=None)`` with the parameters of ``build_mask_generator(name)`` (what
+``inpaint-suite bench`` calls).
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ def mat_random_mask(rng, s, counts, hole_range=(0.0, 1.0)):
     while True:
         mask = np.zeros((s, s), np.float32)
 
-        def fill(m):
+        def fill(m, mask=mask):
             bw, bh = ui(rng, 0, m - 1), ui(rng, 0, m - 1)
             x = ui(rng, -(bw // 2), s - bw + bw // 2 - 1)
             y = ui(rng, -(bh // 2), s - bh + bh // 2 - 1)
@@ -255,8 +257,8 @@ def _mat(key, hole_range=(0.0, 1.0)):
     return lambda rng, h, w: mat_random_mask(rng, h, MAT_COUNTS[key], hole_range)
 
 
-# name -> oracle(rng, h, w); names match the registry (+ preset suffixes)
-ORACLES = {
+# statistics rows -> oracle(rng, h, w) (names: registry name + preset / variant suffix)
+ROW_ORACLES = {
     **{f"lama_{k}": _lama(k) for k in LAMA_SETS if k != "train_abl04"},
     **{f"lama_{k}_raw": _lama_raw(k) for k in LAMA_SETS},
     "deepfill_v2": deepfill_v2,
@@ -271,7 +273,36 @@ ORACLES = {
 }
 
 
+def _seeded(fn):
+    """``fn(rng, h, w)`` -> ``oracle(height, width, seed=0, rng=None)`` (the calling convention of ``bench``)."""
+
+    def oracle(height: int, width: int, seed: int = 0, rng: np.random.Generator | None = None) -> np.ndarray:
+        return fn(rng if rng is not None else np.random.default_rng(seed), height, width)
+
+    oracle.__name__ = getattr(fn, "__name__", "oracle")
+    return oracle
+
+
+# registry name -> oracle(height, width, seed=0, rng=None) with the same parameters as
+# ``build_mask_generator(name)`` (its default preset), for ``inpaint-suite bench``
+ORACLES = {
+    "aim_box": _seeded(aim_box),
+    "aim_cellular_automata": _seeded(aim_cellular_automata),
+    "aim_free_form": _seeded(aim_free_form),
+    "aim_mixed": _seeded(aim_mixed),
+    "deepfill_v2": _seeded(deepfill_v2),
+    "lama_thin": _seeded(_lama("thin_256")),
+    "lama_medium": _seeded(_lama("medium_256")),
+    "lama_thick": _seeded(_lama("thick_256")),
+    "lama_train": _seeded(_lama_raw("train_abl04")),
+    "mat_large": _seeded(_mat("mat_large_512")),
+    "mat_small": _seeded(_mat("mat_small_512")),
+    "comodgan": _seeded(_mat("comodgan")),
+    "center_box": _seeded(center_box),
+}
+
+
 def sample_ratios(oracle, n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
-    """Hole ratios of ``n`` oracle masks."""
+    """Hole ratios of ``n`` masks of ``oracle(rng, h, w)``."""
     rng = np.random.default_rng(seed)
     return np.array([float(oracle(rng, height, width).mean()) for _ in range(n)])

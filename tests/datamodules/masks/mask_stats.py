@@ -10,7 +10,7 @@ Thresholds (why they are what they are):
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import mask_oracles
 import numpy as np
@@ -20,10 +20,10 @@ from scipy.stats import ks_2samp
 from datamodules.masks import build_mask_generator
 
 
-@lru_cache(maxsize=None)
+@cache
 def oracle_ratios(name: str, n: int, height: int, width: int, seed: int = 1) -> np.ndarray:
     """Hole ratios of ``n`` oracle masks (cached for the session; read-only)."""
-    out = mask_oracles.sample_ratios(mask_oracles.ORACLES[name], n, height, width, seed)
+    out = mask_oracles.sample_ratios(mask_oracles.ROW_ORACLES[name], n, height, width, seed)
     out.setflags(write=False)
     return out
 

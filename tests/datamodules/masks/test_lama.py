@@ -72,3 +72,10 @@ def test_eval_set_crop_contains_the_right_most_hole_column():
     m = gen(torch.arange(32), 96, 96, seed=4)
     assert (m.mean(dim=(1, 2, 3)) > 0).all()
     assert gen.last_rounds >= 1
+
+
+def test_tiny_canvas_falls_back_with_a_warning_instead_of_an_empty_mask():
+    gen = build_mask_generator({"name": "lama_thin", "preset": 256})
+    with pytest.warns(UserWarning, match="no candidate crop"):
+        m = gen(torch.arange(2), 24, 24, seed=0)
+    assert (m.mean(dim=(1, 2, 3)) > 0).all()

@@ -1,0 +1,76 @@
+"""Converters from the authors' released checkpoints to ours (``inpaint-suite convert``; docs/CONVERT.md).
+
+One module per method holds the explicit key table (official key + shape -> our key, transform): ``aotgan``,
+``madf``, ``deepgin``, ``hifill``. :func:`convert` checks a file against its table, renames/transforms every
+tensor and returns our checkpoint dict::
+
+    {"state_dict": {"generator.<k>": ..., "discriminator.<k>": ...},
+     "inpaint_suite": {"converted_from": [...], "method": ..., "mapping_version": 1, "model_init_args": {...}}}
+
+which ``InpaintingModule.load_generator_weights`` (``predict --weights``, ``--model.init_args.init_from``) reads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from inpaint_suite.convert.common import (
+    ConvertError,
+    Entry,
+    apply_table,
+    build_checkpoint,
+    load_torch_file,
+)
+
+CONVERTERS = {name: f"inpaint_suite.convert.{name}" for name in ("aotgan", "madf", "deepgin", "hifill")}
+
+__all__ = ["CONVERTERS", "ConvertError", "convert", "converter", "read_official", "tables_for"]
+
+
+def converter(method: str) -> ModuleType:
+    """The mapping module of ``method``."""
+    if method not in CONVERTERS:
+        raise ConvertError(f"no converter for {method!r}; choose from {', '.join(CONVERTERS)}")
+    return importlib.import_module(CONVERTERS[method])
+
+
+def read_official(method: str, path: str | Path, role: str, trust_pickle: bool = False) -> dict:
+    """The official ``{key: tensor}`` of ``path`` for ``role`` (``generator`` | ``discriminator``)."""
+    module = converter(method)
+    if hasattr(module, "read_official"):
+        return module.read_official(path, role, trust_pickle)
+    return module.extract_state(load_torch_file(path, trust_pickle), role, str(path))
+
+
+def tables_for(method: str, variant: str | None = None, **options: Any) -> dict[str, list[Entry]]:
+    module = converter(method)
+    return module.tables(variant or module.VARIANTS[0], **options)
+
+
+def convert(method: str, generator: str | Path, discriminator: str | Path | None = None, variant: str | None = None,
+            trust_pickle: bool = False) -> dict[str, Any]:
+    """Convert the official ``generator`` file (and ``discriminator`` file when released) of ``method``.
+
+    Raises :class:`ConvertError` (one line) for an unreadable/unsafe file or a key/shape mismatch.
+    """
+    module = converter(method)
+    variant = variant or module.VARIANTS[0]
+    files = {"generator": generator}
+    if discriminator is not None:
+        files["discriminator"] = discriminator
+    states = {role: read_official(method, path, role, trust_pickle) for role, path in files.items()}
+    options: dict[str, Any] = {}
+    if "discriminator" in states and hasattr(module, "discriminator_layout"):
+        options["d_layout"] = module.discriminator_layout(states["discriminator"])
+    tables = module.tables(variant, **options)
+    ours: dict[str, Any] = {}
+    for role, state in states.items():
+        if role not in tables:
+            raise ConvertError(f"{method} has no released {role}; drop --discriminator")
+        ours.update(apply_table(state, tables[role], f"{files[role]} ({role})", module.HINTS.get(role, "")))
+    sources = [str(Path(p)) for p in files.values()]
+    return build_checkpoint(ours, method, sources, module.model_args(variant),
+                            {"variant": variant, "roles": sorted(states)})
