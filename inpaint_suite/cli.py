@@ -66,7 +66,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             else getattr(module, function)(rest)
     except UsageError as error:
         return fail(str(error))
+    except Exception as error:
+        known = known_error(error)
+        if known is None:
+            raise  # a genuine bug: keep the traceback
+        return fail(*known)
     return int(code or 0)
+
+
+def known_error(error: BaseException) -> tuple[str, int] | None:
+    """``(one-line message, exit code)`` for the suite's own error types that reach the console; ``None`` else.
+
+    - a dataset that cannot be set up (``DatasetSetupError``: missing root, wrong layout, no images) or an image
+      file that cannot be read (``ImageReadError``, e.g. ``predict --mask``): exit 2;
+    - a weights/checkpoint file that cannot be used (``CheckpointError``: missing, unsafe pickle, wrong keys or
+      shapes) is bad user input: exit 2;
+    - a NaN/Inf loss (``NonFiniteLossError``) stops training on purpose: exit 1, the message names step and term.
+    Looked up in ``sys.modules`` so ``inpaint-suite --help`` never imports torch.
+    """
+    datasets = sys.modules.get("datamodules.datasets.common")
+    if datasets is not None and isinstance(error, datasets.DatasetSetupError):  # missing root, empty split
+        return " ".join(str(error).split()), 2
+    image_io = sys.modules.get("datamodules.image_io")
+    if image_io is not None and isinstance(error, image_io.ImageReadError):  # an image/mask file named by the user
+        return " ".join(str(error).split()), 2
+    base = sys.modules.get("lightning_modules.base")
+    if base is None:
+        return None
+    if isinstance(error, base.CheckpointError):
+        return " ".join(str(error).split()), 2
+    if isinstance(error, base.NonFiniteLossError):
+        return "training stopped: " + " ".join(str(error).split()), 1
+    return None
 
 
 def entry_point() -> None:  # pragma: no cover - console script wrapper
@@ -74,4 +105,8 @@ def entry_point() -> None:  # pragma: no cover - console script wrapper
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # `python -m inpaint_suite.cli`: this file runs as `__main__`, but the commands raise
+    # `inpaint_suite.cli.UsageError`, a different class object; dispatch through the imported module so they match.
+    from inpaint_suite.cli import main as package_main
+
+    sys.exit(package_main())

@@ -50,10 +50,65 @@ class InpaintCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        check_checkpoint_args(config)
+        if "data" in config and config.data is not None and "dataset" in config.data:
+            from datamodules.datasets import DATASETS
+
+            if config.data.dataset not in DATASETS:  # otherwise found only at setup(), after the model is built
+                raise UsageError(f"unknown dataset {config.data.dataset!r}; choose from {', '.join(sorted(DATASETS))}")
         trainer = config.trainer
         # GAN steps leave one network without gradients in every backward: DDP must look for unused parameters.
         if trainer.strategy == "auto" and _multi_device(trainer.devices, trainer.accelerator, trainer.num_nodes):
             trainer.strategy = "ddp_find_unused_parameters_true"
+
+    def instantiate_classes(self) -> None:
+        """Constructors validate their options (``nan_policy``, mask specs, ...): a ValueError there is a bad
+        configuration, reported as one line, not a traceback."""
+        from lightning_modules.base import CheckpointError
+
+        try:
+            super().instantiate_classes()
+        except CheckpointError:
+            raise
+        except (ValueError, KeyError) as error:
+            message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+            raise UsageError(f"invalid configuration: {one_line(message)}") from error
+
+
+NOISE = ("Subtypes:", "Errors:", "Given value", "- Expected a <class 'NoneType'>",
+         "Does not validate against any of the Union subtypes")
+
+
+def one_line(message: str) -> str:
+    """jsonargparse's multi-line report as one line: the key and the specific reasons, without the type dump."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    kept = [line.lstrip("- ") for line in lines if not line.startswith(NOISE)]
+    return " ".join(kept or lines[:1])
+
+
+CKPT_KEYWORDS = ("last", "best", "hpc", "registry")  # ckpt_path values Lightning resolves itself
+
+
+def check_checkpoint_args(config) -> None:
+    """``--ckpt_path`` must name an existing file (or a Lightning keyword), and it is always loaded with
+    ``weights_only=True``: Lightning passes ``None`` to ``torch.load``, which the environment variable
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` would turn into unrestricted unpickling (code execution)."""
+    if "weights_only" in config:
+        if config.weights_only is False:
+            raise UsageError("--weights_only=false is refused: checkpoints are loaded with weights_only=True "
+                             "(a pickle can run code); convert untrusted files with `inpaint-suite convert`")
+        config.weights_only = True
+    ckpt = config.get("ckpt_path") if "ckpt_path" in config else None
+    if ckpt and str(ckpt) not in CKPT_KEYWORDS and not str(ckpt).startswith("registry:") \
+            and "://" not in str(ckpt) and not Path(ckpt).is_file():
+        raise UsageError(f"checkpoint {ckpt} does not exist")
+
+
+def _came_from_torch_load(error: BaseException) -> bool:
+    import traceback
+
+    return any(frame.filename.replace(os.sep, "/").endswith("torch/serialization.py")
+               for frame in traceback.extract_tb(error.__traceback__))
 
 
 def _multi_device(devices, accelerator, num_nodes) -> bool:
@@ -82,7 +137,8 @@ def build_cli(argv: Sequence[str], run: bool = True) -> InpaintCLI:
         args=resolve_config_args(argv),
         run=run,
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"default_env": False},
+        # errors raise ArgumentError (reported as one line by main) instead of printing the whole usage
+        parser_kwargs={"default_env": False, "exit_on_error": False},
     )
 
 
@@ -92,5 +148,19 @@ def main(argv: Sequence[str], command: str = "fit") -> int:
     # we pass the (config-resolved) arguments explicitly; Lightning warns when sys.argv also has some
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen VGG, by design
-    build_cli([command, *argv])
+    import argparse
+
+    try:
+        build_cli([command, *argv])
+    except argparse.ArgumentError as error:  # jsonargparse: unknown key, wrong type, unknown class path
+        raise UsageError(f"{command}: {one_line(str(error))} (inpaint-suite {command} --help lists the options)") \
+            from None
+    except Exception as error:  # a --ckpt_path that torch.load refuses or cannot read is bad input, not a bug
+        if not _came_from_torch_load(error):
+            raise
+        from lightning_modules.base import CheckpointError, describe_load_error
+
+        ckpt = next((a.split("=", 1)[1] for a in argv if a.startswith("--ckpt_path=")),
+                    next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--ckpt_path"), "the checkpoint"))
+        raise CheckpointError(describe_load_error(ckpt, error)) from error
     return 0

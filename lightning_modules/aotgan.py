@@ -34,6 +34,10 @@ percep_on              ``output`` (code)          same                         `
 ``s`` is the "hole-ness" map of the discriminator target (``disc_target``, Table 7): ``patchgan`` 1 everywhere,
 ``hm`` the hard mask m, ``sm`` (default) the 71×71, σ = 10 zero-padded Gaussian blur of m.
 Augmentation (spec §9 item 10) and the metric (item 11) are the data module's and the evaluator's business.
+
+AIM Track 2 (not in the paper): ``semantic_channels`` = S (base option, 52 for the one-hot AIM map) feeds
+``batch["seg"]`` to the generator's first conv (4 + S input channels, see ``networks/aotgan.py``); the
+discriminator stays RGB-only (the AIM task scores the image alone).
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ class AOTGAN(InpaintingModule):
             from ``follow``.
         percep_on: which image the perceptual and style losses read: ``output`` (code) | ``composite`` (paper).
         betas_g, betas_d: Adam betas; None = from ``follow``.
+        semantic_channels (base option): extra generator input channels of the seg map (AIM Track 2: 52).
     """
 
     def __init__(
@@ -152,14 +157,13 @@ class AOTGAN(InpaintingModule):
         _check("percep_on", percep_on, PERCEP_ON)
         if blur_kernel_size < 1 or blur_sigma <= 0:
             raise ValueError(f"blur_kernel_size must be >= 1 and blur_sigma > 0, got {blur_kernel_size}, {blur_sigma}")
-        if self.semantic_channels:
-            raise ValueError("AOT-GAN takes RGB + mask only; semantic_channels must be 0")
         self.disc_target, self.label_resolution, self.percep_on = disc_target, label_resolution, percep_on
         self.blur_kernel_size, self.blur_sigma = int(blur_kernel_size), float(blur_sigma)
 
         self.generator = AOTGenerator(rates=list(rates) if rates is not None else [1, 2, 4, 8], residual=residual,
                                       gate_norm=gate_norm, gate_orientation=gate_orientation, num_blocks=num_blocks,
-                                      upsample=upsample, channels=channels)
+                                      upsample=upsample, channels=channels,
+                                      semantic_channels=self.semantic_channels)
         self.discriminator = AOTDiscriminator(layout=disc_layout)
         # One VGG19 forward per image serves both feature losses; skipped when both weights are overridden to 0.
         w = self.loss_weights
@@ -169,8 +173,12 @@ class AOTGAN(InpaintingModule):
 
     # ------------------------------------------------------------------------------------------ interface
     def generate(self, batch):
-        """``{"output": y}``, y ``(B, 3, H, W)`` in [-1, 1]; holes are filled with +1 inside the generator."""
-        return {"output": self.generator(batch["image"], batch["mask"])}
+        """``{"output": y}``, y ``(B, 3, H, W)`` in [-1, 1]; holes are filled with +1 inside the generator.
+
+        With ``semantic_channels`` = S > 0 the batch's ``seg`` ``(B, S, H, W)`` joins the generator input (a
+        missing ``seg`` raises the base's KeyError)."""
+        seg = self.network_input(batch)[:, 4:] if self.semantic_channels else None  # the base checks and casts seg
+        return {"output": self.generator(batch["image"], batch["mask"], seg)}
 
     def loss_schedule(self) -> list[LossTerm]:
         terms = [

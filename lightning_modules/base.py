@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,12 +56,14 @@ def describe_load_error(path: str | Path, error: BaseException) -> str:
     import pickle
 
     text = str(error)
-    if isinstance(error, pickle.UnpicklingError) and ("weights only" in text.lower() or "weightsunpickler" in text.lower()):
-        detail = next((line.strip() for line in text.splitlines() if "Unsupported" in line or "error:" in line),
-                      text.splitlines()[0] if text else "")
-        detail = detail.split(". Please use")[0]
+    # "Unsupported global: GLOBAL os.system ..." = the pickle names code; other failures = not a torch file
+    unsafe = re.search(r"(Unsupported (global|class)|Trying to call reduce)[^\n]*?(?=\. |$)", text, re.MULTILINE)
+    if isinstance(error, pickle.UnpicklingError) and unsafe:
+        detail = unsafe.group(0).split(" was not an allowed global")[0]
         return (f"refusing to load {path}: it is not a plain weights file (it pickles code or objects that "
                 f"weights_only=True does not allow: {detail}); only load it unrestricted if you trust its source")
+    if isinstance(error, pickle.UnpicklingError):  # e.g. an image or a truncated file given as weights
+        return f"cannot read {path}: not a file written by torch.save (or it is truncated)"
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return f"cannot read {path} as a PyTorch weights file ({type(error).__name__}: {first})"
 
@@ -87,6 +90,9 @@ class InpaintingModule(L.LightningModule):
             G is updated on every ``d_steps_per_g``-th batch.
         update_order: ``d_then_g`` (D step, then G against the updated D), ``g_then_d`` (G first; D on the
             pre-update fake), ``simultaneous`` (both losses from the same pre-update D, then both steps).
+        generator_batch: with ``d_steps_per_g`` = k > 1, ``shared`` updates G on the batch of the k-th critic step
+            (k batches per cycle); ``fresh`` gives G a batch of its own after k critic-only batches (k + 1 batches per
+            cycle, as WGAN-GP's Algorithm 1 and HiFill's code do).
         grad_clip_g, grad_clip_d: max gradient norm per optimiser (``None`` = off).
         ema_decay: keep an exponential moving average of the generator (used for validation/test/predict).
         log_images_every_n_steps: log an input/mask/output/composite/target grid every N generator steps (0 = off).
@@ -111,6 +117,7 @@ class InpaintingModule(L.LightningModule):
         betas_d: tuple[float, float] = (0.5, 0.999),
         d_steps_per_g: int = 1,
         update_order: str = "d_then_g",
+        generator_batch: str = "shared",
         grad_clip_g: float | None = None,
         grad_clip_d: float | None = None,
         ema_decay: float | None = None,
@@ -131,6 +138,8 @@ class InpaintingModule(L.LightningModule):
             raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
         if eval_image not in ("composite", "output"):
             raise ValueError(f"eval_image must be 'composite' or 'output', got {eval_image!r}")
+        if generator_batch not in ("shared", "fresh"):
+            raise ValueError(f"generator_batch must be 'shared' or 'fresh', got {generator_batch!r}")
         if d_steps_per_g < 1:
             raise ValueError(f"d_steps_per_g must be >= 1, got {d_steps_per_g}")
         self.automatic_optimization = False
@@ -138,6 +147,7 @@ class InpaintingModule(L.LightningModule):
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
         self.d_steps_per_g = d_steps_per_g
         self.update_order = update_order
+        self.generator_batch = generator_batch
         self.grad_clip_g, self.grad_clip_d = grad_clip_g, grad_clip_d
         self.ema_decay = ema_decay
         self.log_images_every_n_steps = log_images_every_n_steps
@@ -311,6 +321,8 @@ class InpaintingModule(L.LightningModule):
         return values
 
     def _step(self, optimizer: str, opt) -> None:
+        if all(p.grad is None for group in opt.param_groups for p in group["params"]):
+            return  # no active term produced gradients (e.g. D during a warm-up): nothing to step
         clip = self.grad_clip_g if optimizer == "generator" else self.grad_clip_d
         if clip is not None:
             self.clip_gradients(opt, gradient_clip_val=clip, gradient_clip_algorithm="norm")
@@ -319,7 +331,16 @@ class InpaintingModule(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         opt_g, opt_d = self._optimizers()
         has_d = opt_d is not None and self.schedule.uses("discriminator")
-        do_g = not has_d or (self.d_step_count + 1) % self.d_steps_per_g == 0
+        k = self.d_steps_per_g
+        do_d = has_d
+        if not has_d:
+            do_g = True
+        elif self.generator_batch == "fresh" and k > 1:
+            # cycle of k + 1 batches: k critic-only batches, then one generator-only batch
+            do_g = (self.d_step_count + self.global_step) % (k + 1) == k
+            do_d = not do_g
+        else:
+            do_g = (self.d_step_count + 1) % k == 0
         with torch.set_grad_enabled(do_g):
             outputs = self(batch)
         # D sees the generator's outputs without a path back into G.
@@ -340,7 +361,7 @@ class InpaintingModule(L.LightningModule):
                 self._update_ema()
                 logs.update({f"train/g/{k}": v for k, v in values.items()})
 
-        if not has_d:
+        if not do_d:
             g_update()
         elif self.update_order == "d_then_g":
             d_update()

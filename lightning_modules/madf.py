@@ -19,6 +19,12 @@ with ``L1 = valid + 6 hole``, ``full = L1 + 0.05 perc + 120 style + 0.1 tv`` (Eq
 the full loss. ``style_target="official_code"`` reproduces the released ``loss.py`` indexing, which under
 coarse-to-fine with K >= 2 reads the style term from the decoder *before* each fully supervised one (K=2: style on
 ``refine1``, TV on ``refine2``).
+
+AIM Track 2 (not in the paper): ``semantic_channels`` = S (base option; 52 for the one-hot AIM map) feeds
+``batch["seg"]`` (unmasked, one-hot, not normalised) into the **mask branch** of the first MADF encoder level, next
+to the 1 = valid mask; the image branch and decoders are unchanged. Why there (conditioning of every level's
+generated kernels, known inside the hole, 10x cheaper in kernel memory than the image branch): see
+``networks/madf.py``. ``encoder_block`` must be ``madf``.
 """
 
 from __future__ import annotations
@@ -168,6 +174,7 @@ class MADF(InpaintingModule):
         init: ``default`` (PyTorch, as the code) | ``normal`` (paper: N(0, 0.01)).
         official_unused_bn: build the official code's never-applied encoder BNs (+1,248 params; parity only).
         recompute_levels: gradient checkpointing of the first N MADF encoder levels (memory only; 0 = off).
+        semantic_channels (base option): seg-map channels fed to level 1's mask branch (AIM Track 2: 52).
         lr_g, betas_g: Adam (2e-4, (0.9, 0.999)), constant learning rate, no weight decay.
         **kwargs: shared options of :class:`InpaintingModule`.
     """
@@ -207,17 +214,22 @@ class MADF(InpaintingModule):
                              "style": style_weight, "tv": tv_weight}
         self.generator = MADFGenerator(encoder_block=encoder_block, num_refine=num_refine, refine_norm=refine_norm,
                                        official_unused_bn=official_unused_bn, init=init,
-                                       recompute_levels=recompute_levels)
+                                       recompute_levels=recompute_levels, semantic_channels=self.semantic_channels)
         self.discriminator = None
 
     def generate(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         """``batch["image"]`` ``(B, 3, H, W)`` in [-1, 1], ``batch["mask"]`` ``(B, 1, H, W)`` 1 = hole (H, W multiples
         of 128) -> ``{recovery, refine1..K, output}``, each ``(B, 3, H, W)`` in project space [-1, 1] (unclamped:
-        the network has no output activation); ``output`` is the last decoder."""
+        the network has no output activation); ``output`` is the last decoder. With ``semantic_channels`` = S > 0,
+        ``batch["seg"]`` ``(B, S, H, W)`` goes to the generator's mask branch (missing: the base's KeyError)."""
         image, hole = batch["image"], batch["mask"]
         valid = (1 - hole).expand(-1, 3, -1, -1)
         masked = _normalized(image) * valid  # holes = 0 in normalised space (the ImageNet mean colour)
-        outputs = self.generator(masked, valid)
+        if self.semantic_channels:
+            seg = self.network_input(batch)[:, 4:]  # the base checks that seg is there and casts it
+            outputs = self.generator(masked, valid, seg)
+        else:
+            outputs = self.generator(masked, valid)
         mean = image.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         std = image.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
         named = {name: (out * std + mean) * 2 - 1 for name, out in zip(decoder_names(self.num_refine), outputs)}

@@ -15,6 +15,11 @@ is a constructor argument:
 - ``gate_orientation``: ``code`` (g weights the new features) | ``paper`` (Eq. 1: g weights the input).
   Not equivalent once the gate norm's -5 shift is in: ``1 - sigmoid(10z - 5) = sigmoid(5 - 10z)``.
 - ``upsample``: ``bilinear_conv`` (code) | ``transposed`` (paper's text, spec §2.2).
+
+Semantic input (AIM 2020 Track 2, not in the paper): ``semantic_channels`` = S widens only the encoder's first
+7x7 conv from 4 to 4 + S input channels; the seg map ``(B, S, H, W)`` is concatenated after the filled image and the
+mask, unmasked (the challenge gives the whole image's map). +S x 64 x 7 x 7 weights (S = 52: +163,072);
+S = 0 is the unchanged official model.
 """
 
 from __future__ import annotations
@@ -159,10 +164,12 @@ class UpsampleConv(nn.Module):
 class AOTGenerator(nn.Module):
     """AOT-GAN generator: encoder (x4 down) -> ``num_blocks`` AOT blocks -> decoder (x4 up) -> tanh.
 
-    ``forward(image, mask)``: image ``(B, 3, H, W)`` in [-1, 1], mask ``(B, 1, H, W)`` in {0, 1}, 1 = hole;
-    H, W divisible by 4 and H/4, W/4 > max(rates). Holes are filled with ``hole_fill`` (+1 = white, as the
-    official trainer does) before the mask is concatenated as a 4th channel, so the unmasked image may be
-    passed. Returns the raw prediction ``(B, 3, H, W)`` in [-1, 1] (not composited).
+    ``forward(image, mask, seg=None)``: image ``(B, 3, H, W)`` in [-1, 1], mask ``(B, 1, H, W)`` in {0, 1},
+    1 = hole; H, W divisible by 4 and H/4, W/4 > max(rates). Holes are filled with ``hole_fill`` (+1 = white, as
+    the official trainer does) before the mask is concatenated as a 4th channel, so the unmasked image may be
+    passed. ``seg`` ``(B, semantic_channels, H, W)`` (e.g. one-hot, not masked) is required iff
+    ``semantic_channels > 0`` and is concatenated after the mask. Returns the raw prediction ``(B, 3, H, W)`` in
+    [-1, 1] (not composited).
     """
 
     def __init__(
@@ -175,14 +182,18 @@ class AOTGenerator(nn.Module):
         channels: int = 256,
         hole_fill: float = 1.0,
         gate_orientation: str = "code",
+        semantic_channels: int = 0,
     ) -> None:
         super().__init__()
         if upsample not in UPSAMPLE_MODES:
             raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {upsample!r}")
+        if semantic_channels < 0:
+            raise ValueError(f"semantic_channels must be >= 0, got {semantic_channels}")
         self.hole_fill = hole_fill
+        self.semantic_channels = int(semantic_channels)
         c1, c2, c3 = channels // 4, channels // 2, channels
         self.encoder = nn.Sequential(
-            nn.ReflectionPad2d(3), nn.Conv2d(4, c1, 7), nn.ReLU(inplace=True),
+            nn.ReflectionPad2d(3), nn.Conv2d(4 + self.semantic_channels, c1, 7), nn.ReLU(inplace=True),
             nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(c2, c3, 4, stride=2, padding=1), nn.ReLU(inplace=True),
         )  # fmt: skip
@@ -197,12 +208,20 @@ class AOTGenerator(nn.Module):
         )
         init_conv_weights(self)
 
-    def masked_input(self, image: Tensor, mask: Tensor) -> Tensor:
-        """``(B, 4, H, W)``: ``cat([image * (1 - mask) + hole_fill * mask, mask])``."""
-        return torch.cat([image * (1 - mask) + self.hole_fill * mask, mask], dim=1)
+    def masked_input(self, image: Tensor, mask: Tensor, seg: Tensor | None = None) -> Tensor:
+        """``(B, 4 + S, H, W)``: ``cat([image * (1 - mask) + hole_fill * mask, mask(, seg)])``."""
+        if (seg is None) != (self.semantic_channels == 0):
+            raise ValueError(f"seg must be given iff semantic_channels > 0 (semantic_channels={self.semantic_channels})")
+        parts = [image * (1 - mask) + self.hole_fill * mask, mask]
+        if seg is not None:
+            if seg.shape[1] != self.semantic_channels or seg.shape[-2:] != image.shape[-2:]:
+                raise ValueError(f"seg must be (B, {self.semantic_channels}, {image.shape[-2]}, {image.shape[-1]}), "
+                                 f"got {tuple(seg.shape)}")
+            parts.append(seg.to(image.dtype))
+        return torch.cat(parts, dim=1)
 
-    def forward(self, image: Tensor, mask: Tensor) -> Tensor:
-        h = self.encoder(self.masked_input(image, mask))
+    def forward(self, image: Tensor, mask: Tensor, seg: Tensor | None = None) -> Tensor:
+        h = self.encoder(self.masked_input(image, mask, seg))
         h = self.blocks(h)
         return torch.tanh(self.decoder(h))
 

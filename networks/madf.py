@@ -15,6 +15,22 @@ The project-facing conversion ([-1, 1] images, 1 = hole masks) lives in ``lightn
 
 Variants (Tables II/IV): ``encoder_block`` in {madf, pconv, gconv}, ``num_refine`` = K in {0..3},
 ``refine_norm`` in {pn, bn}.
+
+Semantic input (AIM 2020 Track 2; not in the paper): ``semantic_channels`` = S > 0 concatenates the seg map
+``(B, S, H, W)`` (one-hot, whole image, *not* masked) to the 3-channel mask at the input of the **mask branch** of
+encoder level 1 only: its 7x7 ``mask_conv`` takes 3 + S channels (+S x 16 x 7 x 7 weights; S = 52: +40,768).
+The image branch ``e^0 = [I_in, M]`` and the decoders are unchanged. Why the mask branch:
+
+* it is MADF's conditioning path: it generates the per-window kernels of every encoder level (its features ``m'``
+  feed the next level's kernel generator), so the semantic layout steers how each window is filtered at all seven
+  levels, much as SPADE conditions normalisation on a seg map (the AIM Track-2 winner, Rainbow, used SPADE);
+* the seg map is known inside the hole, exactly where the mask alone says nothing; the image branch there is zeros;
+* cost: each extra image-branch channel at level 1 costs ``k^2 x C_e = 49 x 16 = 784`` generated-kernel channels at
+  every output position. With S = 52 in the image branch, level 1's kernels would grow from 4,704 to 45,472 channels
+  at H/2 x W/2 (about 3.0 GB instead of 0.3 GB per 256^2 sample in fp32) and its 1x1 kernel generator by 693,056
+  parameters; in the mask branch the kernels keep their size.
+
+PConv / GConv (Table II baselines) have no mask branch, so they refuse ``semantic_channels > 0``.
 """
 
 from __future__ import annotations
@@ -275,13 +291,16 @@ class MADFGenerator(nn.Module):
             every conv / deconv, zero bias).
         recompute_levels: gradient checkpointing of the first N encoder operators (their generated kernels dominate
             activation memory: ~0.7 GB per 256x256 sample in fp32, mostly levels 1-4); 0 = off. Results unchanged.
+        semantic_channels: S extra input channels of level 1's mask branch (AIM Track 2 seg map; module docstring);
+            ``madf`` encoder only. 0 = the paper's model.
 
-    forward(image, mask) -> list of ``1 + num_refine`` tensors ``(B, 3, H, W)``: ``[O_R, O_F1, ..., O_FK]``
-    (see module docstring for value conventions).
+    forward(image, mask, seg=None) -> list of ``1 + num_refine`` tensors ``(B, 3, H, W)``: ``[O_R, O_F1, ..., O_FK]``
+    (see module docstring for value conventions); ``seg`` ``(B, S, H, W)`` is required iff S > 0.
     """
 
     def __init__(self, encoder_block: str = "madf", num_refine: int = 2, refine_norm: str = "pn",
-                 official_unused_bn: bool = False, init: str = "default", recompute_levels: int = 0):
+                 official_unused_bn: bool = False, init: str = "default", recompute_levels: int = 0,
+                 semantic_channels: int = 0):
         super().__init__()
         if encoder_block not in ENCODER_BLOCKS:
             raise ValueError(f"encoder_block must be one of {ENCODER_BLOCKS}, got {encoder_block!r}")
@@ -289,14 +308,20 @@ class MADFGenerator(nn.Module):
             raise ValueError(f"refine_norm must be one of {REFINE_NORMS}, got {refine_norm!r}")
         if not 0 <= num_refine <= MAX_REFINE:
             raise ValueError(f"num_refine must be in 0..{MAX_REFINE}, got {num_refine}")
+        if semantic_channels < 0:
+            raise ValueError(f"semantic_channels must be >= 0, got {semantic_channels}")
+        if semantic_channels and encoder_block != "madf":
+            raise ValueError(f"semantic_channels > 0 needs encoder_block='madf' (the seg map enters the MADF mask "
+                             f"branch, which {encoder_block!r} does not have)")
         self.encoder_block, self.num_refine, self.refine_norm = encoder_block, num_refine, refine_norm
+        self.semantic_channels = int(semantic_channels)
         self.num_levels = len(ENCODER_CHANNELS)
         e0_ch = 6  # [I_in, M]; PConv's first level sees I_in only (its mask is the PConv mask)
 
         levels = []
         for i in range(self.num_levels):
             in_ch = ENCODER_CHANNELS[i - 1] if i else (3 if encoder_block == "pconv" else e0_ch)
-            mask_in_ch = MASK_CHANNELS if i else 3
+            mask_in_ch = MASK_CHANNELS if i else 3 + self.semantic_channels
             levels.append(EncoderLevel(encoder_block, in_ch, ENCODER_CHANNELS[i], LIFT_CHANNELS[i], mask_in_ch,
                                        KERNEL_SIZES[i], unused_bn=official_unused_bn,
                                        recompute=i < recompute_levels))
@@ -321,24 +346,31 @@ class MADFGenerator(nn.Module):
         elif init != "default":
             raise ValueError(f"init must be 'default' or 'normal', got {init!r}")
 
-    def encode(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """-> (``e^0`` ``(B, 6, H, W)``, ``[u^1, ..., u^7]``)."""
+    def encode(self, image: torch.Tensor, mask: torch.Tensor,
+               seg: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """-> (``e^0`` ``(B, 6, H, W)``, ``[u^1, ..., u^7]``); ``seg`` joins the mask-branch input only."""
         e0 = torch.cat([image, mask], dim=1)
         e = image if self.encoder_block == "pconv" else e0
-        m = mask
+        m = mask if seg is None else torch.cat([mask, seg.to(mask.dtype)], dim=1)
         lifted = []
         for level in self.encoder:
             e, m, u = level(e, m)
             lifted.append(u)
         return e0, lifted
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, image: torch.Tensor, mask: torch.Tensor,
+                seg: torch.Tensor | None = None) -> list[torch.Tensor]:
         size_unit = 2 ** self.num_levels
         if image.shape[-1] % size_unit or image.shape[-2] % size_unit:
             raise ValueError(f"H and W must be multiples of {size_unit}, got {tuple(image.shape[-2:])}")
+        if (seg is None) != (self.semantic_channels == 0):
+            raise ValueError(f"seg must be given iff semantic_channels > 0 (semantic_channels={self.semantic_channels})")
+        if seg is not None and (seg.shape[1] != self.semantic_channels or seg.shape[-2:] != image.shape[-2:]):
+            raise ValueError(f"seg must be (B, {self.semantic_channels}, {image.shape[-2]}, {image.shape[-1]}), "
+                             f"got {tuple(seg.shape)}")
         if mask.shape[1] == 1:
             mask = mask.expand(-1, 3, -1, -1)
-        e0, lifted = self.encode(image, mask)
+        e0, lifted = self.encode(image, mask, seg)
         skips = lifted[-2::-1]  # u^6 ... u^1
         r = lifted[-1]
         f = [lifted[-1]] * self.num_refine  # every refinement decoder starts from the bottleneck u^7

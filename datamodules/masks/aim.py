@@ -106,8 +106,12 @@ class AimFreeFormMaskGenerator(MaskGenerator):
     """AIM ``get_ff_mask``: ``Ui[15, 23]`` strokes of ``Ui[1, 5]`` OpenCV thick segments, four fixed angles
     (``0.01 + Ui[0, 3]`` rad, mirrored for even strokes), length ``Ui[10, 69]``, width ``Ui[10, 24]`` px.
 
-    ``official_axis_swap`` (default True, as in the challenge code): start coordinates swapped (see
-    :func:`strokes.aim_free_form`); on non-square images strokes stay in the top-left square.
+    Official quirks, each with a switch (defaults reproduce the challenge code, spec ``aim2020.md`` 4.3):
+        official_axis_swap: start coordinates swapped (see :func:`strokes.aim_free_form_segments`); on
+            non-square images strokes stay in the top-left ``min(H, W)`` square.
+        continuous_angles: False = the four fixed angles ``0.01 + Ui[0, 3]`` rad; True = ``U[0, 4)``.
+        reference_size: None = absolute pixel lengths/widths (official: holes shrink on large images); an int
+            scales lengths and widths by ``min(H, W) / reference_size`` (e.g. 256: the 256^2 statistics at any size).
     """
 
     name = "aim_free_form"
@@ -123,8 +127,12 @@ class AimFreeFormMaskGenerator(MaskGenerator):
         min_width: int = 10,
         max_width: int = 24,
         official_axis_swap: bool = True,
+        continuous_angles: bool = False,
+        reference_size: int | None = None,
     ):
         super().__init__()
+        self.continuous_angles = bool(continuous_angles)
+        self.reference_size = None if reference_size is None else int(reference_size)
         self.min_strokes, self.max_strokes, self.max_segments = int(min_strokes), int(max_strokes), int(max_segments)
         self.max_angle = int(max_angle)
         self.min_length, self.max_length = int(min_length), int(max_length)
@@ -136,6 +144,8 @@ class AimFreeFormMaskGenerator(MaskGenerator):
             rng, height, width, min_strokes=self.min_strokes, max_strokes=self.max_strokes,
             max_segments=self.max_segments, max_angle=self.max_angle, min_length=self.min_length,
             max_length=self.max_length, min_width=self.min_width, max_width=self.max_width,
+            continuous_angles=self.continuous_angles,
+            size_scale=1.0 if self.reference_size is None else min(height, width) / self.reference_size,
         )
 
     def rasterize(self, params, height, width, device) -> torch.Tensor:

@@ -134,31 +134,32 @@ class HiFillTemplateMaskGenerator(MaskGenerator):
     def rasterize(self, params, height, width, device) -> torch.Tensor:
         T = self.templates.shape[-1]
         flat = self._templates_on(device)
-        n = len(params["template"])
-        side = np.floor(min(height, width) * params["scale"]).astype(np.int64)  # n_s per sample
         dev = torch.device(device)
-        ns = torch.as_tensor(side, device=dev).view(n, 1, 1)
-        oy = ((height - ns) // 2).double()
-        ox = ((width - ns) // 2).double()
-        yy = torch.arange(height, device=dev, dtype=torch.float64).view(1, -1, 1)
-        xx = torch.arange(width, device=dev, dtype=torch.float64).view(1, 1, -1)
-        u, v = xx - ox, yy - oy  # position inside the resized template
-        inside = (u >= 0) & (u < ns) & (v >= 0) & (v < ns)
-        # PIL NEAREST resize: source = floor((dst + 0.5) * T / n_s)
-        k = torch.floor((u + 0.5) * T / ns)
-        ll = torch.floor((v + 0.5) * T / ns)
-        # PIL rotate (counter-clockwise by angle, about (T/2, T/2)): inverse map of the pixel centre, then floor
-        a = torch.as_tensor(-np.radians(params["angle"]), device=dev, dtype=torch.float64).view(n, 1, 1)
+        n = len(params["template"])
+        f64 = dict(device=dev, dtype=torch.float64)
+        # 1) the flipped, rotated template at T x T. PIL rotate (counter-clockwise by `angle`, about (T/2, T/2)):
+        #    inverse map of each pixel centre, then floor; outside -> 0
+        a = torch.as_tensor(-np.radians(params["angle"]), **f64).view(n, 1, 1)
         c, s = torch.cos(a), torch.sin(a)
-        dx, dy = k + 0.5 - T / 2, ll + 0.5 - T / 2
+        d = torch.arange(T, **f64) + 0.5 - T / 2
+        dx, dy = d.view(1, 1, T), d.view(1, T, 1)
         xin = torch.floor(c * dx + s * dy + T / 2)
         yin = torch.floor(-s * dx + c * dy + T / 2)
-        inside &= (xin >= 0) & (xin < T) & (yin >= 0) & (yin < T)
+        ok = (xin >= 0) & (xin < T) & (yin >= 0) & (yin < T)
         flip = torch.as_tensor(params["flip"], device=dev).view(n, 1, 1)
         col = torch.where(flip, T - 1 - xin, xin).clamp(0, T - 1).long()
         row = yin.clamp(0, T - 1).long()
         tid = torch.as_tensor(params["template"], device=dev).view(n, 1, 1)
-        value = flat[(tid * T + row) * T + col]
+        rot = flat[(tid * T + row) * T + col] & ok  # (n, T, T) bool
+        # 2) PIL NEAREST resize to n_s x n_s (source = floor((dst + 0.5) * T / n_s)), centred zero padding
+        side = torch.as_tensor(np.floor(min(height, width) * params["scale"]).astype(np.int64), device=dev).view(n, 1)
+        u = torch.arange(width, device=dev).view(1, -1) - (width - side) // 2  # (n, W)
+        v = torch.arange(height, device=dev).view(1, -1) - (height - side) // 2  # (n, H)
+        kk = torch.floor((u.double() + 0.5) * T / side).long().clamp(0, T - 1)
+        ll = torch.floor((v.double() + 0.5) * T / side).long().clamp(0, T - 1)
+        inside = ((v >= 0) & (v < side)).unsqueeze(2) & ((u >= 0) & (u < side)).unsqueeze(1)  # (n, H, W)
+        b = torch.arange(n, device=dev).view(n, 1, 1)
+        value = rot[b, ll.unsqueeze(2), kk.unsqueeze(1)]
         return (value & inside).to(torch.float32).unsqueeze(1)
 
 

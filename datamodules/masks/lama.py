@@ -54,6 +54,7 @@ class LamaMaskGenerator(MaskGenerator):
         pipeline: ``"eval_set"`` (candidates, crop, ``> max_hole_ratio`` filter) or ``"raw"``.
         source_aspect: long/short side of the source images for ``eval_set`` (4/3: Places high-res).
         n_candidates: candidates per image (``variants_n``), max_hole_ratio: the crop filter threshold.
+        max_rounds: rounds of candidates before giving up (then the least-covered crop is kept, with a warning).
     """
 
     def __init__(
@@ -75,6 +76,7 @@ class LamaMaskGenerator(MaskGenerator):
         source_aspect: float = 4 / 3,
         n_candidates: int = 5,
         max_hole_ratio: float = 0.5,
+        max_rounds: int = 64,
     ):
         super().__init__()
         if pipeline not in ("raw", "eval_set"):
@@ -91,6 +93,7 @@ class LamaMaskGenerator(MaskGenerator):
         self.box_min_times, self.box_max_times = int(box_min_times), int(box_max_times)
         self.pipeline, self.source_aspect = pipeline, float(source_aspect)
         self.n_candidates, self.max_hole_ratio = int(n_candidates), float(max_hole_ratio)
+        self.max_rounds = int(max_rounds)
 
     # ---- one candidate -----------------------------------------------------------------------------------
     def draw(self, rng: SampleRNG, height: int, width: int) -> dict[str, np.ndarray]:
@@ -139,7 +142,7 @@ class LamaMaskGenerator(MaskGenerator):
         rounds = 0
         # bound the candidate canvases held at once (~32 M pixels)
         group = max(1, (1 << 25) // (self.n_candidates * height * src_w))
-        while pending and rounds < 64:
+        while pending and rounds < self.max_rounds:
             rounds += 1
             still = []
             for g0 in range(0, len(pending), group):
@@ -150,7 +153,7 @@ class LamaMaskGenerator(MaskGenerator):
         if pending:
             warnings.warn(
                 f"{self.name}: {len(pending)} sample(s) had no candidate crop with hole ratio <= "
-                f"{self.max_hole_ratio} after 64 rounds (canvas {height}x{width} too small for the preset?); "
+                f"{self.max_hole_ratio} after {self.max_rounds} rounds (canvas {height}x{width} too small for the preset?); "
                 "kept the least-covered crop",
                 stacklevel=3,
             )
@@ -167,7 +170,7 @@ class LamaMaskGenerator(MaskGenerator):
         params = stack_params(cand)
         u = torch.as_tensor(np.concatenate(crop_u), device=device)
         if src_w == width:
-            crops = self.rasterize(params, height, width, device)
+            crops = self._canvas(params, height, width, device).coverage()
         else:
             # spans on the full canvas give the right-most hole column; the crop is rasterised directly
             b, rows, xl, xr = self._canvas(params, height, src_w, device, record=True).recorded()
@@ -176,19 +179,19 @@ class LamaMaskGenerator(MaskGenerator):
             left = self._crop_left(right, u, src_w, width)
             crop = SpanCanvas(len(cand), height, width, device)
             crop.add_spans(rows, xl - left[b], xr - left[b], torch.ones_like(rows, dtype=torch.bool), batch_index=b)
-            crops = crop.mask()
-        ratio = crops.mean(dim=(1, 2, 3)).view(len(pending), k)
+            crops = crop.coverage()  # (P*k, H, W) int16 {0, 1}
+        ratio = (crops.sum(dim=(1, 2), dtype=torch.int64).double() / (height * width)).view(len(pending), k)
         ok = (ratio <= self.max_hole_ratio).cpu().numpy()
         still = []
         for j, i in enumerate(pending):
             alive = np.flatnonzero(ok[j])
             if alive.size == 0:
                 # keep the least-covered crop in case no round ever succeeds (tiny canvases)
-                out[i] = crops[j * k + int(ratio[j].argmin())]
+                out[i, 0] = crops[j * k + int(ratio[j].argmin())]
                 still.append(i)
                 continue
             c = alive[min(int(pick_u[j] * alive.size), alive.size - 1)]
-            out[i] = crops[j * k + c]
+            out[i, 0] = crops[j * k + c]
         return still
 
     def params(self) -> dict:

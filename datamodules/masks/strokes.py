@@ -72,18 +72,31 @@ def lama_irregular_segments(p: dict[str, np.ndarray], height: int, width: int) -
 def aim_free_form_draw(
     rng: SampleRNG, height: int, width: int, *, min_strokes: int, max_strokes: int, max_segments: int,
     max_angle: int, min_length: int, max_length: int, min_width: int, max_width: int,
+    continuous_angles: bool = False, size_scale: float = 1.0,
 ) -> dict[str, np.ndarray]:
-    """AIM 2020 ``get_ff_mask`` draws, padded to ``max_strokes``."""
-    angle = 0.01 + rng.randint(0, max_angle - 1, (max_strokes, max_segments))
+    """AIM 2020 ``get_ff_mask`` draws, padded to ``max_strokes``.
+
+    ``continuous_angles``: ``U[0, max_angle)`` radians instead of the official ``0.01 + Ui[0, max_angle-1]``.
+    ``size_scale``: multiplies lengths and widths (the official sizes are absolute pixels: scale 1).
+    """
+    if continuous_angles:
+        angle = rng.uniform(0.0, float(max_angle), (max_strokes, max_segments))
+    else:
+        angle = 0.01 + rng.randint(0, max_angle - 1, (max_strokes, max_segments))
     even = (np.arange(max_strokes) % 2 == 0)[:, None]
+    length = rng.randint(min_length, max_length, (max_strokes, max_segments))
+    thick = rng.randint(min_width, max_width, (max_strokes, max_segments))
+    if size_scale != 1.0:
+        length = np.round(length * size_scale).astype(np.int64)
+        thick = np.maximum(np.round(thick * size_scale), 1).astype(np.int64)
     return {
         "s_n": rng.randint(min_strokes, max_strokes),
         "s_x": rng.randint(0, width - 1, (max_strokes,)),
         "s_y": rng.randint(0, height - 1, (max_strokes,)),
         "s_nseg": rng.randint(1, max_segments, (max_strokes,)),
         "s_angle": np.where(even, 2 * LAMA_PI - angle, angle),
-        "s_len": rng.randint(min_length, max_length, (max_strokes, max_segments)),
-        "s_thick": rng.randint(min_width, max_width, (max_strokes, max_segments)),
+        "s_len": length,
+        "s_thick": thick,
     }
 
 

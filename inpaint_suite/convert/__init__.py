@@ -61,7 +61,18 @@ def convert(method: str, generator: str | Path, discriminator: str | Path | None
     files = {"generator": generator}
     if discriminator is not None:
         files["discriminator"] = discriminator
-    states = {role: read_official(method, path, role, trust_pickle) for role, path in files.items()}
+    one_file_roles = getattr(module, "ROLES_FROM_ONE_FILE", ())
+    if one_file_roles:  # e.g. a TF checkpoint holding generator and discriminator variables
+        if discriminator is not None:
+            raise ConvertError(f"{method}: one checkpoint holds both networks; drop --discriminator")
+        states = {}
+        for role in one_file_roles:
+            state = read_official(method, generator, role, trust_pickle)
+            if state or role == "generator":
+                states[role] = state
+        files = {role: generator for role in states}
+    else:
+        states = {role: read_official(method, path, role, trust_pickle) for role, path in files.items()}
     options: dict[str, Any] = {}
     if "discriminator" in states and hasattr(module, "discriminator_layout"):
         options["d_layout"] = module.discriminator_layout(states["discriminator"])
@@ -71,6 +82,6 @@ def convert(method: str, generator: str | Path, discriminator: str | Path | None
         if role not in tables:
             raise ConvertError(f"{method} has no released {role}; drop --discriminator")
         ours.update(apply_table(state, tables[role], f"{files[role]} ({role})", module.HINTS.get(role, "")))
-    sources = [str(Path(p)) for p in files.values()]
+    sources = sorted({str(Path(p)) for p in files.values()})
     return build_checkpoint(ours, method, sources, module.model_args(variant),
                             {"variant": variant, "roles": sorted(states)})

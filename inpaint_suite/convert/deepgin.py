@@ -5,9 +5,9 @@ Official files are plain ``network.state_dict()``s (pix2pixHD ``save_network``):
 The warm-up checkpoint (``checkpoints/warmup/``) has the Track 1 layout. Variants:
 
 - ``track1`` / ``warmup``: ``ImageTinker2(input_nc=4)``; ours ``semantic_channels=0``;
-- ``track2``: ``input_nc=7`` (RGB-coded seg map concatenated to G1's and G2's inputs, official order
-  ``[image, mask, seg]``); ours ``semantic_channels=3`` (NOT the project's 52-channel one-hot: a converted Track 2
-  model needs the official 3-channel colour-coded map as ``seg``).
+- ``track2``: ``input_nc=7``: the raw ADE20K ``*_seg.png`` read as RGB in [0, 1] is concatenated to G1's and
+  G2's inputs (official order ``[image, mask, seg]``); ours ``semantic_channels=3`` with that colour map as ``seg``.
+  NOT the project's 52-channel one-hot: the B channel holds instance ids, so no exact one-hot weight fold exists.
 
 Generator renames (all 1:1, no tensor transform):
 

@@ -193,3 +193,19 @@ def test_init_from_loads_generator_and_discriminator(tmp_path):
     torch.save({"generator.bogus": torch.zeros(1)}, tmp_path / "bad.pth")
     with pytest.raises(KeyError, match="bad.pth"):
         target.load_generator_weights(str(tmp_path / "bad.pth"))
+
+
+def test_fresh_generator_batches_take_k_plus_one_batches_per_cycle():
+    model = tiny(d_steps_per_g=3, generator_batch="fresh", adversarial="wgan_gp")
+    seen = []
+    original = model.training_step
+
+    def spy(batch, batch_idx):
+        d0, g0 = model.d_step_count, model.global_step
+        original(batch, batch_idx)
+        seen.append(("d" if model.d_step_count > d0 else "") + ("g" if model.global_step > g0 else ""))
+
+    model.training_step = spy
+    trainer(max_steps=2, max_epochs=10).fit(model, loader(n=16))
+    assert seen == ["d", "d", "d", "g", "d", "d", "d", "g"]
+    assert model.d_step_count == 6 and model.global_step == 2

@@ -303,3 +303,57 @@ def test_conv_macs_match_spec_measurements():
         assert _conv_macs(g, torch.zeros(1, 3, 256, 256), torch.zeros(1, 1, 256, 256)) == pytest.approx(72.9, abs=0.05)
         assert _conv_macs(d, torch.zeros(1, 3, 256, 256)) == pytest.approx(3.15, abs=0.01)
         assert _conv_macs(d, torch.zeros(1, 3, 512, 512)) == pytest.approx(12.85, abs=0.01)
+
+
+# --------------------------------------------------------------------------- semantic input (AIM Track 2)
+
+SEG = 52  # AIM one-hot map: 51 classes + other
+SMALLEST = 36  # divisible by 4 and H/4 = 9 > max(rates) = 8 (the rate-8 reflection pad needs > 8 pixels)
+
+
+def one_hot_seg(size: int, seed: int = 0, channels: int = SEG) -> torch.Tensor:
+    labels = torch.randint(0, channels, (1, size, size), generator=torch.Generator().manual_seed(seed))
+    return torch.nn.functional.one_hot(labels, channels).permute(0, 3, 1, 2).float()
+
+
+def test_semantic_channels_widen_only_the_first_encoder_conv():
+    plain, semantic = AOTGenerator(), AOTGenerator(semantic_channels=SEG)
+    assert count_parameters(plain) == G_OFFICIAL  # S = 0 is the official model
+    first = semantic.encoder[1]
+    assert first.in_channels == 4 + SEG and first.kernel_size == (7, 7)
+    assert count_parameters(semantic) - G_OFFICIAL == SEG * first.out_channels * 7 * 7 == 163_072
+    shapes = {n: p.shape for n, p in plain.named_parameters()}
+    changed = [n for n, p in semantic.named_parameters() if p.shape != shapes[n]]
+    assert changed == ["encoder.1.weight"] and len(shapes) == len(list(semantic.parameters()))
+
+
+def test_semantic_forward_at_the_smallest_size_uses_the_seg_map_inside_holes():
+    g = AOTGenerator(semantic_channels=SEG).eval()
+    image = torch.rand(1, 3, SMALLEST, SMALLEST) * 2 - 1
+    mask = torch.zeros(1, 1, SMALLEST, SMALLEST)
+    mask[..., 8:28, 8:28] = 1
+    seg = one_hot_seg(SMALLEST)
+    inp = g.masked_input(image, mask, seg)
+    assert inp.shape == (1, 4 + SEG, SMALLEST, SMALLEST)
+    torch.testing.assert_close(inp[:, 4:], seg)  # the map is not masked: the hole keeps its labels
+    other_seg = seg * (1 - mask) + one_hot_seg(SMALLEST, seed=1) * mask  # differs only inside the hole
+    with torch.no_grad():
+        out = g(image, mask, seg)
+        assert out.shape == (1, 3, SMALLEST, SMALLEST) and out.abs().max() <= 1
+        assert not torch.allclose(out, g(image, mask, other_seg))
+    with pytest.raises(RuntimeError):  # one step below: the rate-8 branch cannot pad an 8x8 map
+        with torch.no_grad():
+            g(image[..., :32, :32], mask[..., :32, :32], seg[..., :32, :32])
+
+
+def test_seg_is_required_iff_semantic_channels():
+    image, mask = torch.zeros(1, 3, 64, 64), torch.ones(1, 1, 64, 64)
+    semantic, plain = AOTGenerator(num_blocks=1, semantic_channels=3), AOTGenerator(num_blocks=1)
+    with pytest.raises(ValueError, match="seg must be given"):
+        semantic(image, mask)
+    with pytest.raises(ValueError, match="seg must be given"):
+        plain(image, mask, torch.zeros(1, 3, 64, 64))
+    with pytest.raises(ValueError, match=r"seg must be \(B, 3, 64, 64\)"):
+        semantic(image, mask, torch.zeros(1, 4, 64, 64))
+    with pytest.raises(ValueError):
+        AOTGenerator(semantic_channels=-1)

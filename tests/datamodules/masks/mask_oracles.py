@@ -302,6 +302,19 @@ ORACLES = {
 }
 
 
+def _hifill_synthetic(rng, h, w, _cache={}):  # noqa: B006 - a deliberate module-level cache
+    """HiFill templates oracle on the synthetic stand-in templates (what ``hifill_template`` uses by default)."""
+    if "t" not in _cache:
+        from datamodules.masks.hifill import synthetic_templates
+
+        _cache["t"] = synthetic_templates()
+    return hifill_template(rng, h, w, _cache["t"])
+
+
+ROW_ORACLES["hifill_template"] = _hifill_synthetic
+ORACLES["hifill_template"] = _seeded(_hifill_synthetic)
+
+
 def sample_ratios(oracle, n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
     """Hole ratios of ``n`` masks of ``oracle(rng, h, w)``."""
     rng = np.random.default_rng(seed)

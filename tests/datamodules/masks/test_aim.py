@@ -81,3 +81,15 @@ def test_cellular_automaton_single_scale_matches_majority_rule():
     grid = hash_bernoulli(torch.tensor([12345]), (40, 50)).numpy()[0].astype(np.uint8)
     ref = ndimage.median_filter(grid, size=3, mode="constant", cval=0)
     assert np.array_equal(out, ref.astype(np.float32))
+
+
+def test_free_form_quirk_switches():
+    base = build_mask_generator("aim_free_form")
+    smooth = build_mask_generator({"name": "aim_free_form", "continuous_angles": True})
+    assert not torch.equal(base(torch.arange(4), 64, 64, seed=0), smooth(torch.arange(4), 64, 64, seed=0))
+    # absolute sizes: holes shrink on a larger canvas; reference_size=256 keeps the 256^2 hole ratio at 512^2
+    rel = build_mask_generator({"name": "aim_free_form", "reference_size": 256})
+    r256 = base(torch.arange(48), 256, 256, seed=0).mean()
+    r512_abs = base(torch.arange(48), 512, 512, seed=0).mean()
+    r512_rel = rel(torch.arange(48), 512, 512, seed=0).mean()
+    assert r512_abs < 0.5 * r256 and abs(r512_rel - r256) < 0.05

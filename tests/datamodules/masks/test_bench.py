@@ -20,3 +20,10 @@ def test_registry_oracles_follow_the_bench_calling_convention():
     m = mask_oracles.ORACLES["lama_train"](64, 80, seed=3)
     assert m.shape == (64, 80) and set(m.ravel().tolist()) <= {0.0, 1.0}
     assert (m == mask_oracles.ORACLES["lama_train"](64, 80, seed=3)).all()
+
+
+def test_every_bench_oracle_names_a_registered_generator():
+    from datamodules.masks import REGISTRY
+
+    assert set(mask_oracles.ORACLES) <= set(REGISTRY)
+    assert {"aim_box", "lama_thick", "mat_large", "deepfill_v2", "hifill_template"} <= set(mask_oracles.ORACLES)

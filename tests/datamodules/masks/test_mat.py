@@ -33,18 +33,19 @@ def test_512_rows_match_oracle_and_table(row):
 @pytest.mark.parametrize("lo,hi", [(0.2, 0.4), (0.8, 1.0)])
 def test_comodgan_hole_range_bounds_are_never_violated(lo, hi):
     gen = build_mask_generator({"name": "comodgan", "hole_range": [lo, hi]})
-    r = gen(torch.arange(24), 128, 128, seed=0).mean(dim=(1, 2, 3))
+    r = gen(torch.arange(12), 128, 128, seed=0).mean(dim=(1, 2, 3))
     assert ((r > lo) & (r < hi)).all(), r
     assert gen.last_fallbacks == 0 and gen.last_rounds > 1  # rejection actually happened
 
 
 def test_comodgan_bucket_matches_oracle():
-    spec = {"name": "comodgan", "hole_range": [0.2, 0.4]}
-    ours = ours_ratios(spec, 100, 96, 96)
+    # h3 bucket at 256 (the highest acceptance rate at small sizes keeps this test short)
+    spec = {"name": "comodgan", "hole_range": [0.6, 0.8]}
+    ours = ours_ratios(spec, 60, 256, 256)
     rng = np.random.default_rng(0)
-    ref = np.array([mask_oracles.mat_random_mask(rng, 96, mask_oracles.MAT_COUNTS["comodgan"], (0.2, 0.4)).mean()
-                    for _ in range(100)])
-    assert_same_distribution(ours, ref, "comodgan h1 at 128")
+    ref = np.array([mask_oracles.mat_random_mask(rng, 256, mask_oracles.MAT_COUNTS["comodgan"], (0.6, 0.8)).mean()
+                    for _ in range(60)])
+    assert_same_distribution(ours, ref, "comodgan h3 at 256")
 
 
 def test_zero_counts_draw_nothing_instead_of_failing():

@@ -74,3 +74,71 @@ def keys_of():
 def make_state():
     """``make_state(keys, seed)`` -> random official-layout tensors."""
     return random_state
+
+
+# ------------------------------------------------------------------------------------------------ TF checkpoints
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes | int) -> bytes:
+    if isinstance(payload, int):
+        return _varint(number << 3) + _varint(payload)
+    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
+
+
+def _block(entries: list[tuple[bytes, bytes]]) -> bytes:
+    body = b"".join(_varint(0) + _varint(len(k)) + _varint(len(v)) + k + v for k, v in entries)
+    return body + (0).to_bytes(4, "little") + (1).to_bytes(4, "little")  # one restart point at 0
+
+
+def write_tf_checkpoint(prefix, arrays: dict) -> None:
+    """A TensorFlow V2 checkpoint (``prefix.index`` + ``prefix.data-00000-of-00001``) of float32 ``arrays``,
+    written from the format's description (LevelDB table of BundleEntryProto + raw little-endian data)."""
+    import numpy as np
+
+    data, entries = bytearray(), []
+    for name in sorted(arrays):
+        raw = np.ascontiguousarray(arrays[name], dtype="<f4").tobytes()
+        shape = b"".join(_field(2, _field(1, int(s))) for s in np.shape(arrays[name]))
+        proto = _field(1, 1) + _field(2, shape) + _field(4, len(data)) + _field(5, len(raw))
+        entries.append((name.encode(), proto))
+        data += raw
+    header = _field(1, 1)  # num_shards
+    table = bytearray()
+    data_block = _block([(b"", header)] + entries)
+    table += data_block + b"\0" * 5
+    index_block = _block([(entries[-1][0] + b"\xff", _varint(0) + _varint(len(data_block)))])
+    index_offset = len(table)
+    table += index_block + b"\0" * 5
+    meta_offset = len(table)
+    meta_block = _block([])
+    table += meta_block + b"\0" * 5
+    handles = _varint(meta_offset) + _varint(len(meta_block)) + _varint(index_offset) + _varint(len(index_block))
+    table += handles + b"\0" * (40 - len(handles)) + (0xDB4775248B80FB57).to_bytes(8, "little")
+    Path(f"{prefix}.index").write_bytes(bytes(table))
+    Path(f"{prefix}.data-00000-of-00001").write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="session")
+def hifill_checkpoint(tmp_path_factory):
+    """``(prefix, {tf name: tensor})``: random HiFill variables plus the Adam slots and globals a training
+    checkpoint also holds (which the converter must skip)."""
+    keys = official_keys("hifill")
+    state = {**random_state(keys["generator"], seed=7), **random_state(keys["discriminator"], seed=8)}
+    extras = {f"{name}/Adam": torch.zeros(shape) for name, shape in list(keys["generator"].items())[:3]}
+    extras.update({"beta1_power": torch.tensor(0.9), "global_step": torch.tensor(5.0)})
+    prefix = tmp_path_factory.mktemp("hifill") / "0"
+    write_tf_checkpoint(prefix, {k: v.numpy() for k, v in {**state, **extras}.items()})
+    return prefix, state
+
+
+@pytest.fixture(scope="session")
+def tf_writer():
+    return write_tf_checkpoint

@@ -161,11 +161,67 @@ def deepgin(input_nc=4):
     return {"generator": g, "discriminator": d}
 
 
+# ------------------------------------------------------------------------------------------------------- HiFill
+def hifill():
+    """TF variable names of HinpaintModel.build_generator / build_discriminator with config.yml (IMG_SHAPE 512,
+    GEN_NC 32, BOTTLENECK_SIZE 64, COARSE_CONV_TYPE slice, REFINE_CONV_TYPE ds, DIS_NC 64, GAN_WITH_MASK False).
+    Kernels are (kh, kw, in, out). Optimizer slots are not listed (the converter skips them)."""
+    g = {}
+
+    def slice_conv(name, cin, cout, k=3):  # gen_conv_gated_slice: {name}_feat, {name}_gate (1 channel)
+        g.update({f"generator/{name}_feat/w": [k, k, cin, cout], f"generator/{name}_feat/biases": [cout],
+                  f"generator/{name}_gate/w": [k, k, cin, 1], f"generator/{name}_gate/biases": [1]})
+
+    def ds_conv(name, cin, cout, k=3):  # gen_conv_gated_ds: conv2d + conv2d_ds in the same scope
+        g.update({f"generator/{name}/w": [k, k, cin, cout], f"generator/{name}/biases": [cout],
+                  f"generator/{name}/pw": [1, 1, cin, cout], f"generator/{name}/ds_biases": [cout]})
+
+    nc = 32
+    slice_conv("c_en_down_128", 4, nc, 5)
+    slice_conv("c_en_conv_128", nc, nc)
+    slice_conv("c_en_down_64", nc, 2 * nc)
+    for name in ("c_en_conv1_64", "c_en_conv2_64", "c_en_conv3_64"):
+        slice_conv(name, 2 * nc, 2 * nc)
+    for i in range(1, 15):  # dilate_block: _d1 .. _d14
+        slice_conv(f"c_dil_d{i}", 2 * nc, 2 * nc)
+    for name in ("c_de_conv1_64", "c_de_conv2_64", "c_de_conv3_64"):
+        slice_conv(name, 2 * nc, 2 * nc)
+    slice_conv("c_de_up_128/c_de_up_128_conv", 2 * nc, nc)  # gen_deconv_gated_slice: scope name/name_conv
+    slice_conv("c_de_conv_128", nc, nc)
+    slice_conv("c_de_toRGB/c_de_toRGB_conv", nc, 3)
+    # stage 2: nc = max(4, 32 // (512 // 512)) // 2 = 16, doubled per level while size > 64
+    cin, nc, size = 4, 16, 512
+    while size > 64:
+        nc, size = nc * 2, size // 2
+        ds_conv(f"re_en_down_{size}", cin, nc)
+        ds_conv(f"re_en_conv_{size}", nc, nc)
+        cin = nc
+    for r in (1, 2, 4, 8, 16):  # dilate_block2
+        ds_conv(f"re_dil_d{r}", nc, nc)
+    ds_conv(f"re_att_{size}_att1", nc, nc)
+    ds_conv(f"re_att_{size}_att3", 2 * nc, nc)
+    while size < 256:
+        cin, nc, size = nc * 2 if size != 64 else nc, nc // 2, size * 2
+        ds_conv(f"re_de_up__{size}/re_de_up__{size}_conv", cin, nc)
+        ds_conv(f"re_de_conv_{size}", nc, nc)
+        ds_conv(f"re_de_att_{size}_1", nc, nc)
+        ds_conv(f"re_de_att_{size}_2", nc, nc)
+    ds_conv(f"re_de_toRGB__{size}/re_de_toRGB__{size}_conv", 2 * nc, 3)
+    d = {}
+    for i, (cin, cout) in enumerate(((3, 64), (64, 128), (128, 256), (256, 256), (256, 256), (256, 256)), start=1):
+        d[f"discriminator/conv{i}/w"] = [5, 5, cin, cout]
+        d[f"discriminator/conv{i}/biases"] = [cout]
+    d["discriminator/linear/kernel"] = [8 * 8 * 256, 1]  # 512 / 2**6 = 8
+    d["discriminator/linear/bias"] = [1]
+    return {"generator": g, "discriminator": d}
+
+
 def main() -> None:
     outputs = {
         "aotgan": aotgan(),
         "madf": madf(),
         "deepgin": {**deepgin(4), "generator_track2": deepgin(7)["generator"]},
+        "hifill": hifill(),
     }
     for method, tables in outputs.items():
         path = HERE / f"official_keys_{method}.json"

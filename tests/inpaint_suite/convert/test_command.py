@@ -159,3 +159,12 @@ def test_print_mapping_lists_every_row(capsys):
     assert first["official"] == "lr_coarse_tinker.1.weight" and first["shape"] == [32, 7, 7, 7]
     assert len(table["discriminator"]) == len(tables_for("deepgin", "track2")["discriminator"])
     assert converter("deepgin").model_args("track2")["semantic_channels"] == 3
+
+
+def test_legacy_serialization_is_read(tmp_path, official_files):
+    """The official files were written by PyTorch 1.0-1.8: the pre-zip format must load with weights_only too."""
+    g_path, g_state = official_files["aotgan_generator"]
+    torch.save(g_state, tmp_path / "G_legacy.pt", _use_new_zipfile_serialization=False)
+    assert run_convert("aotgan", tmp_path / "G_legacy.pt", tmp_path / "o.ckpt") == 0
+    state = torch.load(tmp_path / "o.ckpt", weights_only=True)["state_dict"]
+    assert torch.equal(state["generator.blocks.7.branches.3.1.weight"], g_state["middle.7.block03.1.weight"])

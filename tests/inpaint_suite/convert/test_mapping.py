@@ -20,6 +20,8 @@ CASES = [
     ("deepgin", "warmup", "generator", "generator"),
     ("deepgin", "track2", "generator", "generator_track2"),
     ("deepgin", "track1", "discriminator", "discriminator"),
+    ("hifill", "places2", "generator", "generator"),
+    ("hifill", "places2_bgr", "discriminator", "discriminator"),
 ]
 # Parameter counts measured on the official definitions (specs §9), buffers (BN stats) excluded; SN u/v excluded
 # except where the official code registers them as parameters (DeepGIN's custom SpectralNorm).
@@ -28,6 +30,7 @@ OFFICIAL_PARAMETERS = {
     ("madf", "generator"): 85_141_214,
     ("deepgin", "generator"): 42_930_186, ("deepgin", "generator_track2"): 42_939_594,
     ("deepgin", "discriminator"): 3_437_504,
+    ("hifill", "generator"): 2_722_791, ("hifill", "discriminator"): 5_961_601,
 }
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
@@ -57,7 +60,8 @@ def test_stored_key_lists_give_the_official_parameter_counts(method, role, keys_
 
 
 @pytest.mark.parametrize("method,variant", [("aotgan", "default"), ("madf", "k2"), ("madf", "k2_unused_bn"),
-                                            ("madf", "k1"), ("deepgin", "track1"), ("deepgin", "track2")])
+                                            ("madf", "k1"), ("deepgin", "track1"), ("deepgin", "track2"),
+                                            ("hifill", "places2")])
 def test_our_side_fills_exactly_our_model(method, variant):
     module = build_module(method, variant)
     state = {k: v for k, v in module.state_dict().items() if k.startswith(("generator.", "discriminator."))}
