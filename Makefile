@@ -16,22 +16,25 @@ export NO_ALBUMENTATIONS_UPDATE := 1
 export WANDB_MODE ?= offline
 export WANDB_SILENT ?= true
 
-# sweep options (see README): make sweep ABLATION=madf_pn [DATA=places2 DATA_ROOT=/data/places2 PROFILE=short GPUS=8]
+# sweep options (see sweeps/README.md): make sweep ABLATION=madf_pn [DATA=places2 DATA_ROOT=/data/places2 PROFILE=short
+# GPUS=8 STORAGE=postgresql://... RESUME=1]; RESUME=1 reuses finished rows and is how extra workers join a study
 ABLATION ?=
 DATA ?=
 DATA_ROOT ?=
 PROFILE ?=
 GPUS ?=
 STORAGE ?=
+RESUME ?=
 SWEEP_ARGS := $(if $(DATA),--data $(DATA)) $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
-              $(if $(PROFILE),--profile $(PROFILE)) $(if $(GPUS),--devices $(GPUS)) $(if $(STORAGE),--storage $(STORAGE))
+              $(if $(PROFILE),--profile $(PROFILE)) $(if $(GPUS),--devices $(GPUS)) $(if $(STORAGE),--storage $(STORAGE)) \
+              $(if $(RESUME),--resume)
 PYTEST_ARGS ?=
 
 .PHONY: help install test test-all lint sweep sweeps demo bench dashboard notebooks clean
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  Variables: ABLATION DATA DATA_ROOT PROFILE GPUS STORAGE TORCH EXTRAS PYTEST_ARGS"
+	@echo "  Variables: ABLATION DATA DATA_ROOT PROFILE GPUS STORAGE RESUME TORCH EXTRAS PYTEST_ARGS"
 
 install: $(STAMP) ## Create .venv: torch first (TORCH=...), then the project under a constraints file
 

@@ -293,16 +293,20 @@ class SweepRun:
                                         {"label": row.label, "attempt": state.attempts, "profile": self.profile})
         self.claims.link(self.study_name, state.slot, state.attempts, trial.number)
         out = self.trial_dir(row, trial.number)
-        out.mkdir(parents=True, exist_ok=True)
-        config = row_config(self.sweep, row, self.profile, self.extra, out, self.metrics, self.logger_mode)
-        config_path = out / "config.yaml"
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        self.storage.set_trial_user_attr(trial._trial_id, "trial_dir", str(out))
-        print(f"[sweep {self.sweep.name}] trial {trial.number}: row {row.label!r} -> {out}", flush=True)
         started = time.time()
         try:
+            out.mkdir(parents=True, exist_ok=True)
+            config = row_config(self.sweep, row, self.profile, self.extra, out, self.metrics, self.logger_mode)
+            config_path = out / "config.yaml"
+            config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+            self.storage.set_trial_user_attr(trial._trial_id, "trial_dir", str(out))
+            print(f"[sweep {self.sweep.name}] trial {trial.number}: row {row.label!r} -> {out}", flush=True)
             with st.Heartbeat(self.storage, trial._trial_id, self.args.heartbeat):
                 result = run_trial_process(config_path, out, row, self.metrics, self.args.trial_timeout)
+        except Exception as error:  # noqa: BLE001 - recorded, the sweep goes on
+            from sweeps.trial import classify_failure
+
+            result = {"status": "failed", "reason": classify_failure(error)}
         except BaseException:
             st.finish_trial(self.study, trial, TrialState.FAIL, None,
                             {"fail_reason": f"{st.LOST}: the sweep worker was interrupted"})

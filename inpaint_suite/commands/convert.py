@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--discriminator", "-d", help="the official discriminator file, when released")
     parser.add_argument("--out", "-o", help="our checkpoint to write (.ckpt)")
     parser.add_argument("--variant", help="which released model (aotgan: default; madf: k2 k1 k0 k2_unused_bn; "
-                                          "deepgin: track1 track2 warmup; hifill: places2)")
+                                          "deepgin: track1 track2 warmup; hifill: places2 places2_bgr)")
     parser.add_argument("--trust-pickle", action="store_true",
                         help="allow a full pickle (classes/code inside): unpickling runs code stored in the file, "
                              "so only for files from a source you trust")
@@ -52,8 +52,11 @@ def main(argv: list[str]) -> int:
         module = converter(args.method)
         if args.print_mapping:
             tables = module.tables(args.variant or module.VARIANTS[0])
-            json.dump({role: table_as_rows(rows) for role, rows in tables.items()}, sys.stdout, indent=1)
-            print()
+            blocks = []
+            for role, rows in tables.items():  # one row per line: greppable, still valid JSON
+                lines = ",\n".join("  " + json.dumps(row) for row in table_as_rows(rows))
+                blocks.append(f"{json.dumps(role)}: [\n{lines}\n]")
+            sys.stdout.write("{\n" + ",\n".join(blocks) + "\n}\n")
             return 0
         if not args.checkpoint or not args.out:
             raise UsageError("give the official CHECKPOINT and --out OURS.ckpt (or --print-mapping)")

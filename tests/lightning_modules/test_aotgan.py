@@ -492,3 +492,83 @@ def test_configs_instantiate_through_the_cli(config):
     assert isinstance(model, AOTGAN)
     assert model.betas_g == (0.0, 0.9) and model.update_order == "simultaneous"
     assert model.disc_target == "sm" and model.generator.blocks[0].rates == [1, 2, 4, 8]
+
+
+# --------------------------------------------------------------------------------------------- AIM Track 2 (seg)
+
+SEG = 52  # AIM one-hot map: 51 classes + other
+SEG_SIZE = 36  # the smallest size the default rates allow: H/4 = 9 > 8
+
+
+class BatchList(Dataset):
+    """Ready-made batches (``DataLoader(batch_size=None)`` hands them over as they are)."""
+
+    def __init__(self, batches: list[dict]) -> None:
+        self.batches = batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, i):
+        return self.batches[i]
+
+
+def test_semantic_channels_widen_the_generator_input_by_exactly_the_seg_weights():
+    from networks.aotgan import count_parameters
+
+    plain = AOTGAN(vgg_weights="random", **NO_VGG)
+    semantic = AOTGAN(vgg_weights="random", semantic_channels=SEG, **NO_VGG)
+    assert count_parameters(plain.generator) == 15_200_835
+    first = semantic.generator.encoder[1]
+    assert first.in_channels == 4 + SEG
+    delta = count_parameters(semantic.generator) - count_parameters(plain.generator)
+    assert delta == SEG * first.out_channels * 7 * 7 == 163_072
+    # D judges RGB only (the task is scored on the image): unchanged.
+    assert count_parameters(semantic.discriminator) == count_parameters(plain.discriminator) == 2_763_777
+
+
+def test_generate_feeds_the_batch_seg_map_to_the_generator():
+    from helpers import make_batch
+
+    module = make(semantic_channels=SEG).eval()
+    b = make_batch(batch_size=1, size=SEG_SIZE, semantic_channels=SEG)
+    with torch.no_grad():
+        out = module(b)["output"]
+        b2 = {**b, "seg": torch.roll(b["seg"], 1, dims=1)}  # every pixel gets another class
+        assert out.shape == (1, 3, SEG_SIZE, SEG_SIZE)
+        assert not torch.allclose(out, module(b2)["output"])
+
+
+def test_missing_seg_raises_the_base_key_error():
+    from helpers import make_batch
+
+    module = make(semantic_channels=SEG)
+    with pytest.raises(KeyError, match="data.semantic: true"):
+        module(make_batch(batch_size=1, size=SEG_SIZE))
+
+
+def test_one_training_step_with_a_seg_batch():
+    from helpers import make_batch
+
+    module = make(semantic_channels=SEG)
+    first = module.generator.encoder[1].weight
+    before = first.detach().clone()
+    data = BatchList([make_batch(batch_size=2, size=SEG_SIZE, semantic_channels=SEG)])
+    trainer = L.Trainer(max_steps=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    with _quiet():
+        trainer.fit(module, DataLoader(data, batch_size=None))
+    assert trainer.global_step == 1 and module.d_step_count == 1
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+    # make_batch's seg is class 0 everywhere: its weight slice (input channel 4) learns, absent classes do not.
+    assert not torch.equal(before[:, 4], first.detach()[:, 4])
+    torch.testing.assert_close(before[:, 5:], first.detach()[:, 5:], rtol=0, atol=0)
+
+
+def test_aim_track2_sweep_row_builds_aotgan_with_52_seg_channels():
+    sweep = _yaml(REPO / "sweeps" / "aim_track2.yaml")
+    (row,) = [r for r in sweep["rows"] if r.get("method") == "aotgan"]
+    args = {k.removeprefix("model.init_args."): v for k, v in row["overrides"].items()}
+    assert args == {"semantic_channels": SEG}
+    module = make(**args)
+    assert module.generator.encoder[1].in_channels == 4 + SEG

@@ -301,3 +301,83 @@ def test_three_training_steps_of_every_table_row(overrides):
     plan = supervision_plan(module.supervision, module.num_refine, module.style_target)
     assert module.evaluated[-1][1] == tuple(f"{d}/{t}" for d, terms in plan.items() for t in terms)
     assert all(torch.isfinite(p).all() for p in module.generator.parameters())
+
+
+# --- AIM Track 2: the seg map enters the first mask branch -----------------------------------------------------------
+
+SEG = 52  # AIM one-hot map: 51 classes + other
+
+
+class SegEchoGenerator(EchoGenerator):
+    def forward(self, image, mask, seg=None):
+        self.seen_seg = seg
+        return super().forward(image, mask)
+
+
+def _seg_batch(**kwargs) -> dict:
+    from helpers import make_batch as helpers_batch  # the shared synthetic batch (this file has its own make_batch)
+
+    return helpers_batch(**kwargs)
+
+
+def test_semantic_channels_widen_the_first_mask_conv_by_exactly_the_seg_weights():
+    from networks.madf import count_parameters
+
+    module = MADF(num_refine=0, semantic_channels=SEG, **FAST)
+    mask_conv = module.generator.encoder[0].op.mask_conv
+    assert mask_conv.in_channels == 3 + SEG
+    plain = count_parameters(MADF(num_refine=0, **FAST).generator)
+    assert plain == 40_741_817  # the S = 0 model is unchanged
+    assert count_parameters(module.generator) - plain == SEG * mask_conv.out_channels * 7 * 7 == 40_768
+
+
+def test_generate_passes_the_seg_map_unmasked_next_to_the_paper_inputs():
+    module = MADF(num_refine=1, semantic_channels=SEG, **FAST)
+    module.generator = SegEchoGenerator()
+    batch = _seg_batch(batch_size=2, size=16, semantic_channels=SEG)
+    batch["seg"] = torch.roll(batch["seg"], 3, dims=1)  # class 3 everywhere, holes included
+    module.generate(batch)
+    image_in, valid = module.generator.seen
+    torch.testing.assert_close(valid, (1 - batch["mask"]).expand(-1, 3, -1, -1))
+    torch.testing.assert_close(image_in, _norm(batch["image"]) * (1 - batch["mask"]))
+    torch.testing.assert_close(module.generator.seen_seg, batch["seg"], rtol=0, atol=0)
+
+
+def test_missing_seg_raises_the_base_key_error():
+    module = MADF(num_refine=1, semantic_channels=SEG, **FAST)
+    module.generator = SegEchoGenerator()
+    with pytest.raises(KeyError, match="data.semantic: true"):
+        module.generate(_seg_batch(batch_size=1, size=16))
+
+
+class SegBatches(Dataset):
+    """Ready-made seg batches (``DataLoader(batch_size=None)`` hands them over as they are)."""
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> dict:
+        return _seg_batch(batch_size=1, size=SIZE, seed=i, semantic_channels=SEG)
+
+
+def test_one_training_step_with_a_seg_batch():
+    module = Recording(num_refine=1, semantic_channels=SEG, **FAST)
+    weight = module.generator.encoder[0].op.mask_conv.weight
+    before = weight.detach().clone()
+    trainer = L.Trainer(max_steps=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    trainer.fit(module, DataLoader(SegBatches(), batch_size=None))
+    assert trainer.global_step == 1 and len(module.evaluated) == 1
+    assert all(torch.isfinite(p).all() for p in module.generator.parameters())
+    # helpers.make_batch's seg is class 0 everywhere: that slice (mask-branch input channel 3) learns, the rest not.
+    assert not torch.equal(before[:, 3], weight.detach()[:, 3])
+    torch.testing.assert_close(before[:, 4:], weight.detach()[:, 4:], rtol=0, atol=0)
+
+
+def test_aim_track2_sweep_row_builds_madf_with_52_seg_channels():
+    sweep = yaml.safe_load((REPO / "sweeps" / "aim_track2.yaml").read_text())
+    (row,) = [r for r in sweep["rows"] if r.get("method") == "madf"]
+    args = {k.removeprefix("model.init_args."): v for k, v in row["overrides"].items()}
+    assert args == {"semantic_channels": SEG}
+    module = MADF(**FAST, **args)
+    assert module.generator.encoder[0].op.mask_conv.in_channels == 3 + SEG and module.num_refine == 2

@@ -274,3 +274,52 @@ def test_flop_counter_reproduces_official_definition():
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(*_masked_input())
     assert counter.get_total_flops() * 4 / 1e9 == pytest.approx(20.87, abs=0.01)
+
+
+# --- semantic input (AIM Track 2): the seg map joins level 1's mask branch -----------------------------------------
+
+SEG = 52  # AIM one-hot map: 51 classes + other
+
+
+def _one_hot_seg(size: int = 128, seed: int = 0) -> torch.Tensor:
+    labels = torch.randint(0, SEG, (1, size, size), generator=torch.Generator().manual_seed(seed))
+    return F.one_hot(labels, SEG).permute(0, 3, 1, 2).float()
+
+
+@pytest.mark.parametrize("num_refine", [0, 1, 2])
+def test_semantic_channels_widen_only_the_first_mask_conv(num_refine):
+    model = MADFGenerator(num_refine=num_refine, semantic_channels=SEG)
+    mask_conv = model.encoder[0].op.mask_conv
+    assert mask_conv.in_channels == 3 + SEG and mask_conv.kernel_size == (7, 7)
+    delta = count_parameters(model) - (OFFICIAL_COUNTS[num_refine] - UNUSED_BN)  # S = 0 counts: tests above
+    assert delta == SEG * mask_conv.out_channels * 7 * 7 == 40_768
+    # The image branch (e^0 = [I_in, M], 6 ch) and its generated kernels keep their size.
+    assert model.encoder[0].op.in_ch == 6 and model.encoder[0].op.kernel_gen.out_channels == 6 * 49 * 16
+
+
+def test_semantic_forward_at_128_uses_the_seg_map_inside_holes():
+    model = MADFGenerator(num_refine=0, semantic_channels=SEG).eval()
+    image, mask = _masked_input(batch=1)
+    seg = _one_hot_seg()
+    hole = 1 - mask
+    other = seg * mask + _one_hot_seg(seed=1) * hole  # differs only inside the holes
+    with torch.no_grad():
+        outputs = model(image, mask, seg)
+        assert len(outputs) == 1 and all(o.shape == (1, 3, 128, 128) and torch.isfinite(o).all() for o in outputs)
+        assert not torch.allclose(outputs[-1], model(image, mask, other)[-1])
+    with pytest.raises(ValueError, match="multiples of 128"):
+        model(image[..., :64, :64], mask[..., :64, :64], seg[..., :64, :64])
+
+
+def test_seg_is_required_iff_semantic_channels_and_needs_the_madf_encoder():
+    image, mask = _masked_input(batch=1)
+    semantic, plain = MADFGenerator(num_refine=0, semantic_channels=3), MADFGenerator(num_refine=0)
+    with pytest.raises(ValueError, match="seg must be given"):
+        semantic(image, mask)
+    with pytest.raises(ValueError, match="seg must be given"):
+        plain(image, mask, torch.zeros(1, 3, 128, 128))
+    with pytest.raises(ValueError, match=r"seg must be \(B, 3, 128, 128\)"):
+        semantic(image, mask, torch.zeros(1, 5, 128, 128))
+    for block in ("pconv", "gconv"):  # no mask branch to take the map
+        with pytest.raises(ValueError, match="encoder_block='madf'"):
+            MADFGenerator(encoder_block=block, num_refine=0, semantic_channels=SEG)

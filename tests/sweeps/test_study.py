@@ -148,3 +148,27 @@ def test_postgresql_study(tmp_path, four_row_sweep):
     assert [w.wait(timeout=600) for w in workers] == [0, 0]
     starts = Counter(r for w, r in trial_log(tmp_path) if w == "start")
     assert starts == Counter({0: 1, 1: 1, 2: 1, 3: 1})
+
+
+def test_search_study_runs_n_trials_with_tpe(tmp_path):
+    path = tmp_path / "tiny_search.yaml"
+    path.write_text(
+        "method: tiny\n"
+        "paper: {title: demo, table: HPO}\n"
+        "kind: search\n"
+        "metrics: [psnr]\n"
+        "search:\n"
+        "  n_trials: 3\n"
+        "  objective: {metric: psnr, direction: maximize}\n"
+        "  space:\n"
+        "    model.init_args.lr_g: {type: float, low: 1.0e-5, high: 1.0e-3, log: true}\n"
+        "    model.init_args.width: {type: int, low: 8, high: 16, step: 8}\n")
+    done = run_sweep(tmp_path, str(path), env=sweep_env(tmp_path, FAKE_TRIAL_SLEEP="*:0.1"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    trials = load_study_trials(tmp_path)
+    assert len(trials) == 3 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert all(1e-5 <= t.params["model.init_args.lr_g"] <= 1e-3 and t.params["model.init_args.width"] in (8, 16)
+               for t in trials)
+    config = next((tmp_path / "results").rglob("00-*/config.yaml")).read_text()
+    assert "lr_g" in config
+    assert "best" in (tmp_path / "results" / "tiny_search" / "table.md").read_text()
