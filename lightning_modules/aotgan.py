@@ -177,7 +177,7 @@ class AOTGAN(InpaintingModule):
 
         With ``semantic_channels`` = S > 0 the batch's ``seg`` ``(B, S, H, W)`` joins the generator input (a
         missing ``seg`` raises the base's KeyError)."""
-        seg = self.network_input(batch)[:, 4:] if self.semantic_channels else None  # the base checks and casts seg
+        seg = self.semantic_map(batch)
         return {"output": self.generator(batch["image"], batch["mask"], seg)}
 
     def loss_schedule(self) -> list[LossTerm]:

@@ -30,6 +30,7 @@ from lightning_modules.losses import BASE_LOSS_FUNCTIONS, LossFn, LossInputs, VG
 from lightning_modules.schedule import LossSchedule, LossTerm
 
 UPDATE_ORDERS = ("d_then_g", "g_then_d", "simultaneous")
+VGG_RANDOM_SEED = 0  # vgg_weights="random": the frozen VGG is the same in every run and after every resume
 NAN_POLICIES = ("raise", "skip", "ignore")
 
 
@@ -182,15 +183,26 @@ class InpaintingModule(L.LightningModule):
         """Loss functions by name; a method extends this table with its own."""
         return dict(BASE_LOSS_FUNCTIONS)
 
+    def semantic_map(self, batch: dict[str, Any]) -> Tensor | None:
+        """The Track-2 map ``(B, S, H, W)`` in the image's dtype, or ``None`` when ``semantic_channels == 0``."""
+        if not self.semantic_channels:
+            return None
+        if "seg" not in batch:
+            raise KeyError(f"{type(self).__name__} has semantic_channels={self.semantic_channels} but the batch "
+                           "has no 'seg' map: enable `data.semantic: true`")
+        seg = batch["seg"]
+        if seg.shape[1] != self.semantic_channels:
+            raise ValueError(f"{type(self).__name__} expects {self.semantic_channels} semantic channels, the batch "
+                             f"has {seg.shape[1]} (data.dataset_options.other_channel?)")
+        return seg.to(batch["image"].dtype)
+
     def network_input(self, batch: dict[str, Any], fill: float = 0.0) -> Tensor:
         """``cat([image ⊙ (1 − m) + fill · m, m(, seg)])``: the usual generator input; methods pick ``fill``."""
         image, mask = batch["image"], batch["mask"]
         parts = [image * (1 - mask) + fill * mask, mask]
-        if self.semantic_channels:
-            if "seg" not in batch:
-                raise KeyError(f"{type(self).__name__} has semantic_channels={self.semantic_channels} but the batch "
-                               "has no 'seg' map: enable `data.semantic: true`")
-            parts.append(batch["seg"].to(image.dtype))
+        seg = self.semantic_map(batch)
+        if seg is not None:
+            parts.append(seg)
         return torch.cat(parts, dim=1)
 
     def example_batch(self, size: int = 256, batch_size: int = 1) -> dict[str, Any]:
@@ -211,7 +223,12 @@ class InpaintingModule(L.LightningModule):
         """A frozen VGG feature extractor, shared by all losses that ask for the same one (one forward per image)."""
         key = (arch, tuple(layers), resize_to)
         if key not in self._vgg:
-            extractor = VGGFeatures(arch, layers, weights=self.vgg_weights, resize_to=resize_to)
+            # VGG weights are not checkpointed (see on_save_checkpoint). With vgg_weights="random" they must come
+            # out the same however late a method builds them (DeepGIN: on first use), or a resumed run trains
+            # against a different random VGG; a private seed also leaves the global random stream untouched.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(VGG_RANDOM_SEED)
+                extractor = VGGFeatures(arch, layers, weights=self.vgg_weights, resize_to=resize_to)
             name = f"vgg_{len(self._vgg)}"
             self.add_module(name, extractor)  # moves with the module; excluded from checkpoints below
             self._vgg[key] = extractor

@@ -107,14 +107,14 @@ class HiFill(InpaintingModule):
             attention_mask_mode=attention_mask_mode, attention_query_norm=attention_query_norm,
             attention_softmax_scale=attention_softmax_scale, attention_fuse=attention_fuse,
             attention_type=attention_type, attention_multiscale=attention_multiscale,
-            attention_share_scores=attention_share_scores)
+            attention_share_scores=attention_share_scores, semantic_channels=self.semantic_channels)
         self.discriminator = HiFillCritic(kernel_size=discriminator_kernel, image_size=image_size)
         self.image_size, self.eval_resolution = image_size, eval_resolution
         self.cra_downsample, self.cra_upsample = cra_downsample, cra_upsample
 
     def generate(self, batch):
         """``output`` = x2 (refine), ``coarse`` = x1, both raw ``(B, 3, H, W)`` in [-1, 1]; ``scores`` ``(B, N, N)``."""
-        out = self.generator(batch["image"], batch["mask"])
+        out = self.generator(batch["image"], batch["mask"], self.semantic_map(batch))
         return {"output": out["refine"], "coarse": out["coarse"], "scores": out["scores"]}
 
     def loss_schedule(self) -> list[LossTerm]:

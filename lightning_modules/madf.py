@@ -226,7 +226,7 @@ class MADF(InpaintingModule):
         valid = (1 - hole).expand(-1, 3, -1, -1)
         masked = _normalized(image) * valid  # holes = 0 in normalised space (the ImageNet mean colour)
         if self.semantic_channels:
-            seg = self.network_input(batch)[:, 4:]  # the base checks that seg is there and casts it
+            seg = self.semantic_map(batch)
             outputs = self.generator(masked, valid, seg)
         else:
             outputs = self.generator(masked, valid)

@@ -202,14 +202,15 @@ class HiFillCoarse(nn.Module):
     every other pixel, as the code) | ``"bilinear"`` | ``"area"``.
     """
 
-    def __init__(self, gate: str = "sc", topology: str = "code", downsample: str = "subsample"):
+    def __init__(self, gate: str = "sc", topology: str = "code", downsample: str = "subsample",
+                 in_channels: int = 4):
         super().__init__()
         if downsample not in ("subsample", "bilinear", "area"):
             raise ValueError(f"unknown coarse downsample {downsample!r}")
         self.downsample = downsample
         g = gate
         layers = [
-            LightWeightGatedConv2d(4, 32, 5, 2, 1, g),     # c_en_down_128
+            LightWeightGatedConv2d(in_channels, 32, 5, 2, 1, g),  # c_en_down_128 (4 = RGB + mask, + semantic)
             LightWeightGatedConv2d(32, 32, 3, 1, 1, g),    # c_en_conv_128
             LightWeightGatedConv2d(32, 64, 3, 2, 1, g),    # c_en_down_64
         ]
@@ -298,7 +299,7 @@ class HiFillRefine(nn.Module):
 class HiFillGenerator(nn.Module):
     """Two-stage HiFill generator (coarse LWGC_sc + refine LWGC_pw by default: 2,722,791 parameters).
 
-    ``forward(image (B, 3, H, W) in [-1, 1], mask (B, 1, H, W), 1 = hole)`` -> dict with
+    ``forward(image (B, 3, H, W) in [-1, 1], mask (B, 1, H, W), 1 = hole, seg (B, S, H, W) | None)`` -> dict with
     ``coarse`` (x1), ``refine`` (x2, also under ``output``), both ``(B, 3, H, W)`` raw (not pasted) in [-1, 1], and
     ``scores`` ``(B, N, N)`` (N = HW / 256) for CRA. Hole pixels of ``image`` are zeroed here, so ground truth never leaks.
     """
@@ -307,17 +308,24 @@ class HiFillGenerator(nn.Module):
                  coarse_downsample: str = "subsample", attention_mask_mode: str = "paper",
                  attention_query_norm: bool = True, attention_softmax_scale: float = 10.0,
                  attention_fuse: bool = True, attention_type: str = "soft", attention_multiscale: bool = True,
-                 attention_share_scores: bool = True, init_std: float = 0.05):
+                 attention_share_scores: bool = True, init_std: float = 0.05, semantic_channels: int = 0):
         super().__init__()
-        self.coarse = HiFillCoarse(coarse_gate, topology, coarse_downsample)
+        # AIM Track 2: the semantic map enters the coarse stage only; the refine stage and its attention see the
+        # coarse result, so the layout steers the structure while the texture still comes from the context.
+        self.semantic_channels = semantic_channels
+        self.coarse = HiFillCoarse(coarse_gate, topology, coarse_downsample, in_channels=4 + semantic_channels)
         self.refine = HiFillRefine(refine_gate, topology, attention_mask_mode, attention_query_norm,
                                    attention_softmax_scale, attention_fuse, attention_type, attention_multiscale,
                                    attention_share_scores)
         init_truncated_normal(self, init_std)
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, image: torch.Tensor, mask: torch.Tensor,
+                seg: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        if (seg is None) != (self.semantic_channels == 0):
+            raise ValueError(f"HiFillGenerator(semantic_channels={self.semantic_channels}) got seg="
+                             f"{None if seg is None else tuple(seg.shape)}")
         x_in = image * (1.0 - mask)
-        x1 = self.coarse(torch.cat([x_in, mask], 1))
+        x1 = self.coarse(torch.cat([x_in, mask] + ([seg] if seg is not None else []), 1))
         x_c = x1 * mask + x_in
         x2, scores = self.refine(torch.cat([x_c, mask], 1), mask)
         return {"coarse": x1, "refine": x2, "output": x2, "scores": scores}

@@ -53,8 +53,7 @@ def load_table(name: str) -> dict[str, Any] | None:
     printed line saying which sweep to run."""
     path = RESULTS_DIR / name / "table.json"
     if not path.is_file():
-        missing(f"{path.relative_to(RESULTS_DIR.parent) if RESULTS_DIR.parent in path.parents else path}",
-                sweep_command(name))
+        missing(str(path), sweep_command(name))
         return None
     payload = json.loads(path.read_text())
     settings = payload.get("settings") or {}

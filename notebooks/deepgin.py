@@ -36,18 +36,24 @@ labels = [r.label for r in sweep.rows]
 
 
 def grid(metric, source):
-    """(rows, mask types) of ``metric``: ``source`` ``ours`` (the table) or ``paper`` (the sweep file)."""
+    """``(row labels, values (rows, mask types))`` of ``metric``: ``ours`` from the table; ``paper`` from the sweep
+    file — its rows' per-type numbers plus the other teams' in ``reference.per_mask_type`` (challenge Table 4)."""
+    if source == "paper":
+        named = [(row.label, paper_groups(row)) for row in sweep.rows]
+        named += [(f"{team} (reference)", types)
+                  for team, types in ((sweep.raw.get("reference") or {}).get("per_mask_type") or {}).items()]
+        named = [(label, g) for label, g in named
+                 if any((g.get(kind) or {}).get(metric) is not None for kind in TYPES)]
+        values = [[(g.get(kind) or {}).get(metric) for kind in TYPES] for _, g in named]
+        return [label for label, _ in named], np.array(values, dtype=float).reshape(len(named), len(TYPES))
     out = np.full((len(labels), len(TYPES)), np.nan)
     for i, row in enumerate(sweep.rows):
         for j, kind in enumerate(TYPES):
-            if source == "paper":
-                value = (paper_groups(row).get(kind) or {}).get(metric)
-            else:
-                rec = next((r for r in (payload or {}).get("rows", []) if r["row"] == row.label and r["group"] == kind),
-                           None)
-                value = ((rec or {}).get("metrics") or {}).get(metric, {}).get("ours")
+            rec = next((r for r in (payload or {}).get("rows", []) if r["row"] == row.label and r["group"] == kind),
+                       None)
+            value = ((rec or {}).get("metrics") or {}).get(metric, {}).get("ours")
             out[i, j] = np.nan if value is None else value
-    return out
+    return labels, out
 
 
 metrics = ["psnr", "ssim"]
@@ -55,12 +61,15 @@ fig, axes = plt.subplots(len(metrics), 2, figsize=(10, 3.2 * len(metrics)), sque
 for m, metric in enumerate(metrics):
     for s, source in enumerate(("ours", "paper")):
         ax = axes[m][s]
-        values = grid(metric, source)
+        names, values = grid(metric, source)
+        if not len(names):
+            ax.axis("off")
+            continue
         im = ax.imshow(values, cmap="viridis", aspect="auto")
         for (i, j), v in np.ndenumerate(values):
             ax.text(j, i, "—" if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=7, color="w")
         ax.set_xticks(range(len(TYPES)), ["box", "cellular automata", "free form"], fontsize=8)
-        ax.set_yticks(range(len(labels)), [lab[:34] for lab in labels], fontsize=7)
+        ax.set_yticks(range(len(names)), [lab[:34] for lab in names], fontsize=7)
         ax.set_title(f"{metric} — {source}{'' if payload or source == 'paper' else ' (no results yet)'}", fontsize=9)
         if np.isfinite(values).any():
             fig.colorbar(im, ax=ax)
@@ -70,7 +79,7 @@ fig.tight_layout()
 save(fig, "aim_track1", "deepgin_mask_difficulty.png")
 if payload:
     for metric in metrics:
-        ours = grid(metric, "ours")
+        _, ours = grid(metric, "ours")
         order = [TYPES[j] for j in np.argsort(np.nanmean(ours, 0))] if np.isfinite(ours).any() else []
         print(f"{metric}: mask types from hardest to easiest (ours, mean over rows): {order}")
 

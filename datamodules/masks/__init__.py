@@ -23,7 +23,7 @@ from .mat import RandomMaskGenerator, comodgan, mat_large, mat_small
 from .mixture import MixtureMaskGenerator
 
 
-def aim_mixed(**_unused) -> MixtureMaskGenerator:
+def aim_mixed() -> MixtureMaskGenerator:
     """AIM 2020 ``get_random_mask``: box, cellular automaton, free form with 1/3 each (one type per mask)."""
     return MixtureMaskGenerator(
         [(AimBoxMaskGenerator(), 1.0), (AimCellularAutomataMaskGenerator(), 1.0), (AimFreeFormMaskGenerator(), 1.0)],
@@ -106,7 +106,9 @@ def build_mask_generator(spec: str | Mapping[str, Any] | MaskGenerator) -> MaskG
     valid = generator_params(name)
     bad = sorted(set(params) - set(valid))
     if bad:
-        raise ValueError(f"mask generator {name!r}: unknown parameter(s) {bad}; valid parameters: {', '.join(valid)}")
+        raise ValueError(
+            f"mask generator {name!r}: unknown parameter(s) {bad}; valid parameters: {', '.join(valid) or '(none)'}"
+        )
     return REGISTRY[name](**params)
 
 

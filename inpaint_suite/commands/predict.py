@@ -65,10 +65,15 @@ def load_model(method: str | None, config: str | None, weights: str | None):
     if method is not None and method not in METHODS:
         raise UsageError(f"unknown method {method!r}; choose from {', '.join(sorted(METHODS))}")
     cfg = load_config(config or method)
-    model = build_model(cfg.get("model", {}), {"vgg_weights": "random"})  # losses are not needed to predict
+    overrides = {"vgg_weights": "random"}  # losses are not needed to predict
     if weights is not None:
         if not Path(weights).is_file():
             raise UsageError(f"weights file {weights} does not exist")
+        # converted official weights state the model options they need (e.g. HiFill's code-style attention)
+        meta = torch.load(weights, map_location="cpu", weights_only=True, mmap=True).get("inpaint_suite", {})
+        overrides.update(meta.get("model_init_args") or {})
+    model = build_model(cfg.get("model", {}), overrides)
+    if weights is not None:
         model.load_generator_weights(weights)
     return model.eval(), cfg
 

@@ -272,3 +272,29 @@ def test_resolution_sweep_copies_table2():
     sizes = [r["overrides"]["model.init_args.eval_resolution"] for r in rows]
     assert sizes == [512, 1024, 2048, 4096, 8192]
     assert [r["paper"]["l1"] if r["paper"] else None for r in rows] == [5.439, 5.439, 5.492, 5.503, None]
+
+
+def test_semantic_input_widens_only_the_first_coarse_conv():
+    """AIM Track 2: the map enters the coarse stage; the parameter delta is that conv's extra input weights."""
+    from helpers import make_batch
+
+    from lightning_modules.hifill import HiFill
+
+    plain = HiFill(vgg_weights="random", image_size=64)
+    track2 = HiFill(vgg_weights="random", image_size=64, semantic_channels=52)
+    delta = sum(p.numel() for p in track2.generator.parameters()) - sum(
+        p.numel() for p in plain.generator.parameters())
+    first = track2.generator.coarse.body[0]
+    per_input = sum(p[:, :1].numel() for n, p in first.named_parameters() if p.dim() == 4 and p.shape[1] == 56)
+    assert delta == 52 * per_input > 0
+    batch = make_batch(1, 64, semantic_channels=52)
+    assert track2.generate(batch)["output"].shape == (1, 3, 64, 64)
+    batch["seg"][..., 16:48, 16:48] = 0
+    batch["seg"][:, 5, 16:48, 16:48] = 1  # a different class inside the hole only
+    # randomly initialised, the deep coarse body shrinks activations towards 0: compare its first layer's response
+    first_layer = track2.generator.coarse.body[0]
+    x = track2.network_input(batch)[:, :, ::2, ::2]
+    x_ref = track2.network_input(make_batch(1, 64, semantic_channels=52))[:, :, ::2, ::2]
+    assert not torch.equal(first_layer(x), first_layer(x_ref))
+    with pytest.raises(KeyError, match="seg"):
+        track2.generate(make_batch(1, 64))

@@ -84,14 +84,15 @@ class Record(L.Callback):
         self.indices.append(batch["index"].tolist())
 
 
-def _fit(root, data, max_steps, ckpt_path=None, strip_rng=False):
+def _fit(root, data, max_steps, ckpt_path=None, strip_rng=False, validate=False):
     L.seed_everything(0)
     model = TinyInpainter(width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0)
     dm = InpaintDataModule(dataset="folder", data_root=str(data), crop="center_crop", image_size=32,
                            dataset_options={"flip": False}, batch_size=2, num_workers=0, masks="aim_box")
     record = Record()
     ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=root, save_last=True, every_n_train_steps=2, save_top_k=-1)
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=max_steps, logger=False, limit_val_batches=0,
+    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=max_steps, logger=False,
+                        limit_val_batches=1 if validate else 0, check_val_every_n_epoch=1, num_sanity_val_steps=0,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[ckpt, record],
                         default_root_dir=root)
     if ckpt_path is not None and strip_rng:
@@ -102,12 +103,16 @@ def _fit(root, data, max_steps, ckpt_path=None, strip_rng=False):
     return model, record.indices
 
 
-@pytest.mark.parametrize("strip_rng", [False, True], ids=["with_rng_state", "control_without_rng_state"])
-def test_resume_at_an_epoch_boundary_repeats_the_shuffle_and_the_weights(tmp_path, image_folder, strip_rng):
-    whole, order = _fit(tmp_path / "a", image_folder, 6)
-    _fit(tmp_path / "b", image_folder, 2)
+@pytest.mark.parametrize("strip_rng,validate", [(False, False), (False, True), (True, False)],
+                         ids=["with_rng_state", "with_validation_each_epoch", "control_without_rng_state"])
+def test_resume_at_an_epoch_boundary_repeats_the_shuffle_and_the_weights(tmp_path, image_folder, strip_rng,
+                                                                         validate):
+    """Validation at the end of each epoch draws from the global generator too (its DataLoader's base seed);
+    the resumed run still matches."""
+    whole, order = _fit(tmp_path / "a", image_folder, 6, validate=validate)
+    _fit(tmp_path / "b", image_folder, 2, validate=validate)
     resumed, rest = _fit(tmp_path / "b", image_folder, 6, ckpt_path=str(tmp_path / "b" / "last.ckpt"),
-                         strip_rng=strip_rng)
+                         strip_rng=strip_rng, validate=validate)
     same_weights = all(torch.equal(x, y) for x, y in zip(whole.state_dict().values(), resumed.state_dict().values()))
     if strip_rng:  # the control: the test can fail, and the saved RNG state is what makes it pass
         assert rest != order[2:] and not same_weights

@@ -100,3 +100,20 @@ def test_hifill_critic_counter_resumes(tmp_path):
     whole, rows = assert_resume_matches(make, tmp_path, Items(3, 64), total=2, first=1, every=1)
     assert whole.d_step_count == 4
     assert [d for _, d, _ in rows] == [0, 1, 2, 2, 3, 4]  # critic, critic, generator, critic, critic, generator
+
+
+def test_random_vgg_is_the_same_however_late_it_is_built():
+    """VGG weights are not checkpointed; with ``vgg_weights="random"`` a method that builds its VGG on first use
+    (DeepGIN) must get the same one after a resume, and building it must not move the global random stream."""
+    from lightning_modules.tiny import TinyInpainter
+
+    torch.manual_seed(0)
+    early = TinyInpainter(width=4, vgg_weights="random", perceptual_weight=0.0)
+    torch.manual_seed(1)
+    torch.rand(100)  # a different global state: as after some training steps
+    late = TinyInpainter(width=4, vgg_weights="random", perceptual_weight=0.0)
+    before = torch.get_rng_state()
+    a = early.vgg_features("vgg16", ("relu1_2", "relu2_2"))
+    b = late.vgg_features("vgg16", ("relu1_2", "relu2_2"))
+    assert torch.equal(torch.get_rng_state(), before)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))

@@ -12,8 +12,8 @@ import textwrap
 
 import pytest
 import yaml
-
 from sweep_helpers import run_sweep, sweep_env
+
 from sweeps.spec import load_sweep, sweep_names
 
 

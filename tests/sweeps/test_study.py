@@ -14,7 +14,6 @@ from collections import Counter
 import optuna
 import pytest
 from optuna.trial import TrialState
-
 from sweep_helpers import load_study_trials, run_sweep, start_sweep, sweep_env, trial_log
 
 
