@@ -169,8 +169,8 @@ def _distance(a: Tensor, b: Tensor, criterion: str) -> Tensor:
     raise ValueError(f"criterion must be 'l1' or 'mse', got {criterion!r}")
 
 
-class PerceptualLoss:
-    """``Σ_l w_l · dist(φ_l(pred), φ_l(gt))`` over the extractor's layers."""
+class _LayerwiseFeatureLoss:
+    """``Σ_l w_l · dist(f(φ_l(pred)), f(φ_l(gt)))`` over the extractor's layers; ``f`` is set by the subclass."""
 
     def __init__(self, extractor: VGGFeatures, layer_weights: Sequence[float] | None = None,
                  criterion: str = "l1") -> None:
@@ -179,25 +179,24 @@ class PerceptualLoss:
         if len(self.weights) != len(extractor.layers):
             raise ValueError(f"{len(self.weights)} layer weights for {len(extractor.layers)} layers")
 
+    @staticmethod
+    def transform(features: Tensor) -> Tensor:
+        return features
+
     def __call__(self, x: LossInputs) -> Tensor:
         fp, ft = cached_features(x, self.extractor, x.pred), cached_features(x, self.extractor, x.target)
-        return sum(w * _distance(fp[n], ft[n], self.criterion) for n, w in zip(self.extractor.layers, self.weights))
+        return sum(w * _distance(self.transform(fp[n]), self.transform(ft[n]), self.criterion)
+                   for n, w in zip(self.extractor.layers, self.weights))
 
 
-class StyleLoss:
+class PerceptualLoss(_LayerwiseFeatureLoss):
+    """``Σ_l w_l · dist(φ_l(pred), φ_l(gt))``."""
+
+
+class StyleLoss(_LayerwiseFeatureLoss):
     """``Σ_l w_l · dist(Gram(φ_l(pred)), Gram(φ_l(gt)))``."""
 
-    def __init__(self, extractor: VGGFeatures, layer_weights: Sequence[float] | None = None,
-                 criterion: str = "l1") -> None:
-        self.extractor, self.criterion = extractor, criterion
-        self.weights = list(layer_weights) if layer_weights is not None else [1.0] * len(extractor.layers)
-        if len(self.weights) != len(extractor.layers):
-            raise ValueError(f"{len(self.weights)} layer weights for {len(extractor.layers)} layers")
-
-    def __call__(self, x: LossInputs) -> Tensor:
-        fp, ft = cached_features(x, self.extractor, x.pred), cached_features(x, self.extractor, x.target)
-        return sum(w * _distance(gram_matrix(fp[n]), gram_matrix(ft[n]), self.criterion)
-                   for n, w in zip(self.extractor.layers, self.weights))
+    transform = staticmethod(gram_matrix)
 
 
 # --------------------------------------------------------------------------------------------- adversarial

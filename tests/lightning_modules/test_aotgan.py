@@ -21,14 +21,6 @@ FAST = {"channels": 16, "num_blocks": 1, "vgg_weights": "random", "log_images_ev
 NO_VGG = {"loss_weights": {"style": 0.0, "perceptual": 0.0}}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The CPU is shared: two intra-op threads under contention are ~5x slower than one.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(n)
 
 
 def make(**kwargs) -> AOTGAN:

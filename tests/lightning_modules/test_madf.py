@@ -37,14 +37,6 @@ FULL = ["valid", "hole", "perceptual", "style", "tv"]
 WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The CPU is shared: one intra-op thread is faster than two under contention.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(n)
 
 
 def make_batch(b: int = 1, size: int = SIZE, seed: int = 0) -> dict:

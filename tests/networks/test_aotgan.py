@@ -25,15 +25,6 @@ def conv_params(cin, cout, k, bias=True):
     return cin * cout * k * k + (cout if bias else 0)
 
 
-@pytest.fixture(autouse=True)
-def _seed_one_thread():
-    # The CPU is shared: two intra-op threads under contention are several times slower than one.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(n)
-
 
 # --------------------------------------------------------------------------- parameter counts
 

@@ -7,13 +7,6 @@ from networks.backbones import vgg16, vgg19, vgg_layer_index, vgg_layer_names
 from networks.backbones.vgg import imagenet_normalize
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    # 2 shared cores: multi-threaded kernels oversubscribe badly; restore afterwards.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 VGG16_CONV_INDICES = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
