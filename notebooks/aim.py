@@ -17,8 +17,20 @@
 # (Tables 3 and 5), written by `make sweep ABLATION=aim_track1` / `aim_track2`. Paper numbers: the sweep files.
 
 # %%
-from _common import (SMOKE, bars_vs_paper, groups, headline, image_grid, load_table, plt, print_table,
-                     sample_images, sample_masks, save, set_threads)
+from _common import (
+    SMOKE,
+    bars_vs_paper,
+    groups,
+    headline,
+    image_grid,
+    load_table,
+    plt,
+    print_table,
+    sample_images,
+    sample_masks,
+    save,
+    set_threads,
+)
 
 set_threads()
 SIZE = 64 if SMOKE else 256

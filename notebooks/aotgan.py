@@ -21,9 +21,25 @@
 
 # %%
 import torch
+from _common import (
+    SMOKE,
+    bars_vs_paper,
+    build_method,
+    find_reports,
+    headline,
+    image_grid,
+    load_json,
+    load_sweep_file,
+    load_table,
+    missing,
+    np,
+    plt,
+    print_table,
+    sample_masks,
+    save,
+    set_threads,
+)
 
-from _common import (SMOKE, bars_vs_paper, build_method, find_reports, headline, image_grid, load_json,
-                     load_sweep_file, load_table, missing, np, plt, print_table, sample_masks, save, set_threads)
 from networks.aotgan import AOTBlock
 
 set_threads()
@@ -60,7 +76,8 @@ for ax, (label, rates) in zip(axes[0], configs):
     r90 = int(np.argmax(mass >= 0.9))
     ax.imshow(np.log1p(grad / grad.max() * 1e3), cmap="magma")
     ax.set_title(f"{label[:24]}\nrates {rates}, r90 = {r90}", fontsize=7)
-    ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xticks([])
+    ax.set_yticks([])
 fig.suptitle(f"effective receptive field of 8 AOT blocks (log |d out_centre / d in|), {side}x{side} features, "
              f"random weights; r90 = radius holding 90% of the gradient{' — SMOKE' if SMOKE else ''}", fontsize=9,
              y=1.08)

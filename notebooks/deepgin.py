@@ -18,9 +18,18 @@
 
 # %%
 import numpy as np
+from _common import (
+    bars_vs_paper,
+    delta_heatmap,
+    headline,
+    load_sweep_file,
+    load_table,
+    plt,
+    print_table,
+    save,
+    set_threads,
+)
 
-from _common import (SMOKE, bars_vs_paper, delta_heatmap, headline, load_sweep_file, load_table, plt,
-                     print_table, save, set_threads)
 from sweeps.spec import paper_groups
 
 set_threads()

@@ -25,10 +25,24 @@
 
 # %%
 import torch
-import torch.nn.functional as F
+from _common import (
+    RESULTS_DIR,
+    SMOKE,
+    build_method,
+    find_checkpoint,
+    headline,
+    image_grid,
+    load_json,
+    load_sweep_file,
+    missing,
+    np,
+    plt,
+    sample_images,
+    sample_masks,
+    save,
+    set_threads,
+)
 
-from _common import (RESULTS_DIR, SMOKE, build_method, find_checkpoint, headline, image_grid, load_json,
-                     load_sweep_file, missing, np, plt, sample_images, sample_masks, save, set_threads)
 from networks.cra import ContextualResidualAggregation, _block_any, downsample, upsample
 from networks.hifill import HiFillGenerator
 

@@ -19,9 +19,19 @@
 
 # %%
 import torch
-
-from _common import (SMOKE, bars_vs_paper, build_method, find_checkpoint, image_grid, load_table, print_table,
-                     sample_images, sample_masks, save, set_threads)
+from _common import (
+    SMOKE,
+    bars_vs_paper,
+    build_method,
+    find_checkpoint,
+    image_grid,
+    load_table,
+    print_table,
+    sample_images,
+    sample_masks,
+    save,
+    set_threads,
+)
 
 set_threads()
 SIZE = 128 if SMOKE else 256   # MADF needs multiples of 128

@@ -134,7 +134,10 @@ def row_config(sweep: Sweep, row: Row, profile: str, extra: dict[str, Any], tria
     base = row_base_config(sweep, row)
     model = base.get("model")
     check_keys(list(extra), model, f"--set/--data options for row {row.label!r}")
-    layers = [sweep.overrides, profile_layer(profile, model), sweep.profiles.get(profile, {}), row.overrides, extra]
+    # `evaluation` (the test protocol: fixed mask files, eval image) points at real files: smoke keeps its model keys.
+    evaluation = {k: v for k, v in sweep.evaluation.items() if profile != "smoke" or k.startswith("model.")}
+    layers = [sweep.overrides, profile_layer(profile, model), sweep.profiles.get(profile, {}), evaluation,
+              row.overrides, extra]
     return build_trial_config(base, layers=layers, trial_dir=trial_dir, sweep_name=sweep.name, label=row.label,
                               profile=profile, metrics=metrics, logger_mode=logger_mode, has_model=model is not None)
 
@@ -362,7 +365,10 @@ class SweepRun:
                 "max_steps": self.extra.get("trainer.max_steps", "profile/config"),
                 "devices": self.extra.get("trainer.devices", 1), "test_images": images, "image_size": size,
                 "mask_set": mask_set or "synthesised (seeded generator)", "mask_manifest_hash": mask_hash,
-                "not_measured": ", ".join(self.skipped) or None, "commit": git_commit(), "study": self.study_name,
+                "not_measured": ", ".join(self.skipped) or None,
+                "paper_units": ", ".join(f"{k} x{v:g}" for k, v in self.sweep.paper_units.items()) or None,
+                "bucket_rows": "scored on all test images (smoke masks are not bucketed)"
+                if self.profile == "smoke" and any(r.bucket for r in self.rows) else None, "commit": git_commit(), "study": self.study_name,
                 "storage": redact(self.storage_url), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 

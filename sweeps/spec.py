@@ -23,7 +23,7 @@ SWEEP_DIR = Path(__file__).parent
 KINDS = ("table", "search", "model_info", "evaluation")
 PROFILES = ("smoke", "short", "paper")
 TOP_KEYS = {"name", "method", "config", "paper", "kind", "metrics", "group_by", "rows", "profiles", "overrides",
-            "evaluation", "search", "reference", "notes", "size"}
+            "evaluation", "search", "reference", "notes", "size", "paper_units"}
 ROW_KEYS = {"label", "method", "overrides", "paper", "baseline", "bucket", "notes", "config"}
 BASELINES = ("masked_input",)
 GROUP_BY = (None, "mask_type", "bucket")
@@ -64,6 +64,7 @@ class Sweep:
     evaluation: dict[str, Any] = field(default_factory=dict)
     search: dict[str, Any] | None = None
     size: int = 256
+    paper_units: dict[str, float] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -164,6 +165,10 @@ def load_sweep(name_or_path: str | Path, directory: Path = SWEEP_DIR) -> Sweep:
         rows.append(Row(label=label, method=row_method, overrides=_dotted_dict(item.get("overrides"), path,
                         f"row {label!r} overrides"), paper=paper, baseline=baseline, bucket=item.get("bucket"),
                         config=item.get("config"), index=i))
+    paper_units = raw.get("paper_units") or {}
+    if not isinstance(paper_units, dict) or not all(isinstance(v, (int, float)) for v in paper_units.values()):
+        raise _fail(path, "paper_units maps a metric to the factor that turns the paper's numbers into the suite's "
+                          "unit (l1_rel printed as x10^-2: 0.01)")
     search = raw.get("search")
     if kind == "search":
         search = _parse_search(search, path)
@@ -171,7 +176,8 @@ def load_sweep(name_or_path: str | Path, directory: Path = SWEEP_DIR) -> Sweep:
                  metrics=list(metrics), rows=rows, group_by=group_by, profiles=profiles,
                  overrides=_dotted_dict(raw.get("overrides"), path, "overrides"),
                  evaluation=_dotted_dict(raw.get("evaluation"), path, "evaluation"), search=search,
-                 size=int(raw.get("size", 256)), raw=raw)
+                 size=int(raw.get("size", 256)), paper_units={k: float(v) for k, v in paper_units.items()},
+                 raw=raw)
 
 
 def _parse_search(search: Any, path: Path) -> dict[str, Any]:

@@ -51,12 +51,15 @@ def _num(x: Any) -> float | None:
     return None
 
 
-def _group_of(summary: dict[str, Any] | None, group: str, group_by: str | None, bucket: str | None):
+def _group_of(summary: dict[str, Any] | None, group: str, group_by: str | None, bucket: str | None,
+              bucket_fallback: bool = False):
     if not summary:
         return None
     if group == "overall":
         if bucket:
-            return (summary.get("buckets") or {}).get(bucket)
+            found = (summary.get("buckets") or {}).get(bucket)
+            # Smoke masks are not drawn per bucket: score the row on every image rather than show nothing.
+            return found if found or not bucket_fallback else summary.get("overall")
         return summary.get("overall")
     section = "buckets" if group_by == "bucket" else "mask_types"
     return (summary.get(section) or {}).get(group)
@@ -73,7 +76,7 @@ def table_groups(sweep: Sweep, results: list[dict[str, Any]]) -> list[str]:
     return groups
 
 
-def build_rows(sweep: Sweep, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def build_rows(sweep: Sweep, results: list[dict[str, Any]], bucket_fallback: bool = False) -> list[dict[str, Any]]:
     """One record per (row, group): ``{"row", "group", "status", "reason", "trial", "n",
     "metrics": {m: {"ours", "ci95", "paper", "delta"}}}``."""
     by_label = {r["label"]: r for r in results}
@@ -82,13 +85,15 @@ def build_rows(sweep: Sweep, results: list[dict[str, Any]]) -> list[dict[str, An
         for row in sweep.rows:
             result = by_label.get(row.label, {"status": "not run"})
             paper = paper_groups(row).get(group, {})
-            measured = _group_of(result.get("summary"), group, sweep.group_by, row.bucket)
+            measured = _group_of(result.get("summary"), group, sweep.group_by, row.bucket, bucket_fallback)
             if group != "overall" and not paper and not measured:
                 continue
             metrics = {}
             for m in sweep.metrics:
                 value = ((measured or {}).get("metrics") or {}).get(m) or {}
                 ours, theirs = _num(value.get("mean")), _num(paper.get(m))
+                if theirs is not None and m in sweep.paper_units:  # the paper's unit -> the suite's
+                    theirs *= sweep.paper_units[m]
                 metrics[m] = {"ours": ours, "ci95": value.get("ci95"), "paper": theirs,
                               "delta": None if ours is None or theirs is None else ours - theirs}
             records.append({"row": row.label, "group": group, "status": result.get("status"),
@@ -197,7 +202,7 @@ def write_tables(out_dir: Path, sweep: Sweep, results: list[dict[str, Any]], set
     """Write ``table.{md,csv,json}`` under ``out_dir``; return the JSON payload."""
     from evaluation.report import to_jsonable
 
-    records = build_rows(sweep, results)
+    records = build_rows(sweep, results, bucket_fallback=settings.get("profile") == "smoke")
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"sweep": sweep.name, "paper": sweep.paper, "kind": sweep.kind, "settings": settings,
                "metrics": sweep.metrics, "rows": records}

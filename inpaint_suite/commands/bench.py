@@ -218,20 +218,23 @@ def load_oracles() -> dict[str, Callable] | None:
     return getattr(mask_oracles, "ORACLES", None)
 
 
-def bench_masks(device: torch.device, sizes: tuple[int, ...], batch: int, step_seconds: float | None):
-    from datamodules.masks import REGISTRY, build_mask_generator
+def bench_masks(device: torch.device, sizes: tuple[int, ...], batch: int, step_seconds: float | None,
+                names: list[str] | None = None):
+    from datamodules.masks import REGISTRY, build_mask_generator, generator_params
 
     oracles = load_oracles() or {}
     rows = []
-    for name in sorted(REGISTRY):
+    for name in names or sorted(REGISTRY):
         if name == "mixture":
             continue
-        try:
-            generator = build_mask_generator(name)
-        except Exception as error:
-            rows.append({"generator": name, "error": str(error)[:200]})
-            continue
         for size in sizes:
+            # generators with size presets (LaMa, MAT) are measured with the preset of the size they draw at
+            spec = {"name": name, "preset": size} if "preset" in generator_params(name) else name
+            try:
+                generator = build_mask_generator(spec)
+            except Exception as error:
+                rows.append({"generator": name, "size": size, "error": str(error)[:200]})
+                continue
             index = torch.arange(batch)
             seconds = timed(lambda: generator(index, size, size, device=device, seed=0), device, repeat=3)
             row = {"generator": name, "size": size, "batch": batch, "ours_ms_per_mask": 1e3 * seconds / batch}
@@ -240,11 +243,14 @@ def bench_masks(device: torch.device, sizes: tuple[int, ...], batch: int, step_s
                 n = 8
                 start = time.perf_counter()
                 for i in range(n):
-                    oracle(size, size, seed=i)
+                    oracle(size, size, seed=i)  # the oracle's own defaults: a speed reference, not a distribution one
                 per_mask = (time.perf_counter() - start) / n
                 row["oracle_ms_per_mask"] = 1e3 * per_mask
                 row["speedup"] = round(per_mask / (seconds / batch), 2)
                 row["meets_target"] = row["speedup"] >= TARGETS["mask_speedup"]
+                if not row["meets_target"] and device.type == "cpu":
+                    row["why"] = ("on a CPU each stroke costs full-canvas torch passes; OpenCV's C rasteriser draws "
+                                  "a few shapes faster. The target is for the GPU, where those passes are batched")
             else:
                 row["note"] = "no CPU oracle for this generator"
             if step_seconds:
@@ -364,6 +370,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", help="write all measurements here")
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     parser.add_argument("--methods", nargs="+", default=["aotgan", "madf", "deepgin", "hifill"])
+    parser.add_argument("--generators", nargs="+", default=None, help="mask generators (default: all)")
     parser.add_argument("--modes", nargs="+", default=None, choices=MODES,
                         help="default: fp32 bf16 channels_last (+ compile on CUDA)")
     parser.add_argument("--batch", type=int, default=8)
@@ -398,7 +405,8 @@ def main(argv: list[str]) -> int:
         steps = [r["train_step_s"] for r in rows if r.get("mode") == "fp32" and "train_step_s" in r]
         step_seconds = min(steps) if steps else None
     if "masks" in args.sections:
-        results["masks"] = bench_masks(device, (256, 512), 64, step_seconds)
+        results["masks"] = bench_masks(device, (128,) if args.quick else (256, 512), 64, step_seconds,
+                                       args.generators)
         print_rows("masks: batch of 64 vs the CPU oracle per mask (target ≥ 10×; < 2% of a training step)",
                    results["masks"])
     if "metrics" in args.sections:

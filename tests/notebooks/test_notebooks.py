@@ -16,7 +16,7 @@ Results the notebooks read are generated here by running the suite's own code â€
 
 Other results (``madf_supervision``, ``results/bench.json``) are deliberately left missing: the notebooks must then
 print which command to run, and still draw what they can. The slow test adds a real CRA benchmark
-(``inpaint_suite.commands.bench.bench_cra``) and a real ``tiny_demo`` sweep.
+(``inpaint_suite.commands.bench.bench_cra``).
 """
 
 from __future__ import annotations

@@ -135,6 +135,7 @@ def test_a_genuine_bug_keeps_its_traceback(monkeypatch):
         main(["model-info", "tiny"])
 
 
+@pytest.mark.slow  # one interpreter start + Lightning import: ~30 s on the shared CPU
 def test_subprocess_exit_code_and_single_line(files):
     result = run_cli(["fit", "--config", "tiny", "--trainer.max_steps=abc"])
     assert result.returncode == 2

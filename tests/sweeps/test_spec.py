@@ -142,3 +142,29 @@ def test_model_info_sweep_reports_params_without_training(tmp_path, capsys):
     w8 = next(r for r in table["rows"] if r["row"] == "w8")
     assert w8["metrics"]["params"]["delta"] == pytest.approx(ours["w8"] - 1000)
     assert table["rows"][0]["metrics"]["gflops"]["ours"] > 0
+
+
+def test_table_converts_paper_units_and_reads_buckets(tmp_path):
+    from sweeps.table import build_rows
+
+    path = _write(tmp_path, """\
+        method: tiny
+        metrics: [l1_rel, psnr]
+        paper_units: {l1_rel: 0.01}
+        rows:
+          - label: a
+            bucket: "40-50%"
+            paper: {l1_rel: 3.28, psnr: 24.0}
+        """)
+    sweep = load_sweep(path)
+    metric = {"mean": 0.03, "ci95": [0.02, 0.04]}
+    summary = {"overall": {"n": 8, "metrics": {"l1_rel": metric, "psnr": {"mean": 20.0}}},
+               "buckets": {"40-50%": {"n": 2, "metrics": {"l1_rel": {"mean": 0.05}, "psnr": {"mean": 18.0}}}}}
+    result = [{"label": "a", "status": "complete", "summary": summary}]
+    record = build_rows(sweep, result)[0]
+    assert record["n"] == 2 and record["metrics"]["psnr"]["ours"] == 18.0  # the row's bucket, not all images
+    assert record["metrics"]["l1_rel"]["paper"] == pytest.approx(0.0328)
+    assert record["metrics"]["l1_rel"]["delta"] == pytest.approx(0.05 - 0.0328)
+    del summary["buckets"]["40-50%"]
+    assert build_rows(sweep, result)[0]["metrics"]["psnr"]["ours"] is None
+    assert build_rows(sweep, result, bucket_fallback=True)[0]["metrics"]["psnr"]["ours"] == 20.0

@@ -83,7 +83,8 @@ def lama_mixed(rng, h, w, cfg):
 def lama_eval_set(rng, size, cfg, aspect=4 / 3, n_candidates=5, max_ratio=0.5):
     """``gen_mask_dataset.py`` on a landscape source resized to short side ``size`` (retry if none survives)."""
     src_w = int(round(size * aspect))
-    while True:
+    best = None
+    for _ in range(64):  # like ours: give up after 64 rounds and keep the least-covered crop
         kept = []
         for _ in range(n_candidates):
             m = lama_mixed(rng, size, src_w, cfg)
@@ -95,14 +96,18 @@ def lama_eval_set(rng, size, cfg, aspect=4 / 3, n_candidates=5, max_ratio=0.5):
             crop = m[:, left : left + size]
             if crop.mean() <= max_ratio:
                 kept.append(crop)
+            elif best is None or crop.mean() < best.mean():
+                best = crop
         if kept:
             return kept[int(rng.integers(len(kept)))]
+    return best
 
 
 # ---- DeepFill v2 (section 2) and MAT / CoModGAN (section 3) -----------------------------------------------------
 
 def deepfill_box(rng, h, w, bh=128, bw=128, max_dh=32, max_dw=32):
-    top, left = ui(rng, 0, h - bh - 1), ui(rng, 0, w - bw - 1)
+    # a canvas smaller than the box: the official code fails; like ours, the box then starts at 0
+    top, left = ui(rng, 0, max(h - bh - 1, 0)), ui(rng, 0, max(w - bw - 1, 0))
     dh, dw = ui(rng, 0, max_dh // 2), ui(rng, 0, max_dw // 2)
     mask = np.zeros((h, w), np.float32)
     mask[top + dh : top + bh - dh, left + dw : left + bw - dw] = 1

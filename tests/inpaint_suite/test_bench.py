@@ -1,0 +1,41 @@
+"""``inpaint-suite bench`` runs every section end to end and writes JSON (behaviour only: no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from inpaint_suite.cli import main
+from inpaint_suite.commands.bench import PeakMemory, count_flops
+
+
+def test_bench_quick_writes_every_section(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--quick", "--methods", "tiny", "--generators", "aim_box", "center_box",
+                 "--cra-sizes", "512", "1024", "--json", str(out)])
+    assert code == 0
+    results = json.loads(out.read_text())
+    method = results["methods"][0]
+    assert method["method"] == "tiny" and method["train_step_s"] > 0 and method["images_per_s"] > 0
+    assert 0 < method["train_fraction_of_gemm"]
+    masks = {(r["generator"], r["size"]) for r in results["masks"]}
+    assert masks == {("aim_box", 128), ("center_box", 128)}
+    assert any("speedup" in r for r in results["masks"])  # aim_box has a CPU oracle in tests/
+    assert results["metrics"][0]["harness_images_per_s"] > 0
+    cra = results["cra"]
+    assert [r["size"] for r in cra[:2]] == [512, 1024] and "memory_exponent" in cra[-1]
+    assert "methods" in capsys.readouterr().out
+
+
+def test_peak_memory_sees_a_large_allocation():
+    with PeakMemory(torch.device("cpu"), interval=0.001) as peak:
+        block = torch.ones(64, 1024, 1024)  # 256 MiB
+        block += 1
+        del block
+    assert peak.peak_mb > 100
+
+
+def test_flop_count_of_a_matmul():
+    a, b = torch.randn(8, 16), torch.randn(16, 4)
+    assert count_flops(lambda: a @ b) == 2 * 8 * 16 * 4
