@@ -195,13 +195,16 @@ def fail_lost_trials(study: optuna.Study) -> list[int]:
         if name == host and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             if _fail(storage, trial, f"{LOST}: worker {worker} died (killed?) during the trial"):
                 failed.append(trial.number)
-    before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-    optuna.storages.fail_stale_trials(study)
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-        if trial.number in before and "fail_reason" not in trial.user_attrs:
-            storage.set_trial_user_attr(trial._trial_id, "fail_reason",
-                                        f"{LOST}: no heartbeat from worker {trial.user_attrs.get('worker')} "
-                                        f"within the grace period")
+    # Heartbeats older than the grace period (any host). The reason is written before the state: Optuna freezes
+    # the attributes of a finished trial.
+    stale_ids = getattr(storage, "_get_stale_trial_ids", None)
+    if stale_ids is None:  # pragma: no cover - another Optuna: its own check, reason left to fail_reason()
+        optuna.storages.fail_stale_trials(study)
+        return failed
+    for trial_id in stale_ids(study._study_id):
+        trial = storage.get_trial(trial_id)
+        if _fail(storage, trial, f"{LOST}: no heartbeat from worker {trial.user_attrs.get('worker')} within the "
+                                 f"grace period"):
             failed.append(trial.number)
     return failed
 
@@ -223,6 +226,8 @@ def _alive(pid: int) -> bool:
 
 def _fail(storage, trial: optuna.trial.FrozenTrial, reason: str) -> bool:
     try:
+        if storage.get_trial(trial._trial_id).state != TrialState.RUNNING:
+            return False
         storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
         return storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:

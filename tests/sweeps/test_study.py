@@ -171,3 +171,32 @@ def test_search_study_runs_n_trials_with_tpe(tmp_path):
     config = next((tmp_path / "results").rglob("00-*/config.yaml")).read_text()
     assert "lr_g" in config
     assert "best" in (tmp_path / "results" / "tiny_search" / "table.md").read_text()
+
+
+def test_claims_are_exclusive_and_stale_heartbeats_free_the_row(tmp_path):
+    from sweeps import study as st
+
+    storage = st.open_storage(f"sqlite:///{tmp_path / 'db.sqlite'}", heartbeat=1)
+    claims = st.Claims(storage)
+    study = optuna.create_study(study_name="s#1", storage=storage)
+    assert claims.claim("s#1", 0, 0) and not claims.claim("s#1", 0, 0)  # exactly one winner per (row, attempt)
+    trial = st.create_running_trial(study, 0, ["a", "b"], {"label": "a"})
+    claims.link("s#1", 0, 0, trial.number)
+    # A worker on another machine that stopped beating: lost after the grace period (10 s here), not before.
+    storage.set_trial_user_attr(trial._trial_id, "worker", "some-other-host:1")
+    state = st.slot_states(study, claims, 2)[0]
+    assert not st.claimable(state, retry_failed=False, max_lost=3)
+    assert st.fail_lost_trials(study) == []
+    time.sleep(11.5)
+    assert st.fail_lost_trials(study) == [trial.number]
+    state = st.slot_states(study, claims, 2)[0]
+    assert state.attempts == 1 and st.claimable(state, retry_failed=False, max_lost=3)
+    assert st.fail_reason(study.trials[0]).startswith("lost: no heartbeat")
+    assert claims.claim("s#1", 0, 1)  # the next attempt
+
+
+def test_storage_url_password_is_redacted():
+    from sweeps.study import database_url, redact
+
+    assert redact("postgresql://me:secret@db:5432/x") == "postgresql://me:***@db:5432/x"
+    assert database_url("sqlite:///a.db") == "sqlite:///a.db"
