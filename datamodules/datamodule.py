@@ -93,7 +93,11 @@ class InpaintDataModule(L.LightningDataModule):
     # ------------------------------------------------------------------------------------------ datasets
     def _options(self, split: str) -> dict[str, Any]:
         options = {"image_size": self.image_size, **self.dataset_options}
-        if self.dataset != "sample":
+        if self.dataset == "sample":
+            options.pop("other_channel", None)  # read by the on-device one-hot expansion, not by the dataset
+            if self.semantic:
+                options["semantic"] = True
+        else:
             options["root"] = self.data_root
             options["semantic"] = self.semantic
             if self.crop is not None:

@@ -526,12 +526,12 @@ class InpaintingModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         report = self._evaluator[0].compute()
         self.test_report = report
+        log_dir = self.trainer.log_dir  # a broadcast under DDP: every rank must ask
         if self.trainer.is_global_zero:
             from evaluation.report import print_report, write_json
 
             print_report(report)
-            out_dir = Path(self.trainer.log_dir or self.trainer.default_root_dir)
-            write_json(report, out_dir / "test_report.json")
+            write_json(report, Path(log_dir or self.trainer.default_root_dir) / "test_report.json")
         for name, stat in report.get("overall", {}).get("metrics", {}).items():
             value = stat.get("mean") if isinstance(stat, dict) else stat
             if isinstance(value, (int, float)) and math.isfinite(value):
@@ -544,7 +544,10 @@ class InpaintingModule(L.LightningModule):
     @torch.no_grad()
     def log_image_grid(self, key: str, batch: dict[str, Any], outputs: dict[str, Tensor], n: int = 4) -> None:
         """input / mask / output / composite / target, one row per sample, to the loggers and a PNG file."""
-        if self.trainer is None or not self.trainer.is_global_zero:
+        if self.trainer is None:
+            return
+        log_dir = self.trainer.log_dir  # a broadcast under DDP: every rank must ask, or rank 0 waits forever
+        if not self.trainer.is_global_zero:
             return
         image, mask = batch["image"][:n].float(), batch["mask"][:n].float()
         cols = [image * (1 - mask) + mask, mask.expand_as(image) * 2 - 1, outputs["output"][:n].float(),
@@ -558,7 +561,6 @@ class InpaintingModule(L.LightningModule):
                                  caption=["input | mask | output | composite | target"])
             elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
                 logger.experiment.add_image(key, array, step, dataformats="HWC")
-        log_dir = self.trainer.log_dir
         if log_dir:
             from PIL import Image
 

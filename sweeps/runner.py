@@ -115,14 +115,20 @@ def profile_layer(profile: str, model_section: dict[str, Any] | None) -> dict[st
             if not k.startswith("model.init_args.") or k.split(".")[2] in model_names}
 
 
-def effective_metrics(sweep: Sweep, profile: str) -> tuple[list[str], list[str]]:
-    """(metrics measured, metrics skipped): smoke skips those needing pretrained networks (FID, LPIPS, KID...)."""
+def effective_metrics(sweep: Sweep, profile: str, extra: dict[str, Any] | None = None) -> tuple[list[str], list[str]]:
+    """(metrics measured, metrics skipped): smoke skips those needing pretrained networks (FID, LPIPS, KID...),
+    and MS-SSIM below its minimum size (176 px)."""
     from evaluation.names import ALL_METRICS
+    from sweeps.profiles import PROFILE_DEFAULTS
 
     wanted = [m for m in sweep.metrics if m in ALL_METRICS]
     if profile != "smoke":
         return wanted, []
     heavy = {"fid", "kid", "pids", "uids", "lpips", "lpips_alex", "lpips_vgg"}
+    size = (extra or {}).get("data.image_size") or sweep.profiles.get("smoke", {}).get("data.image_size") \
+        or PROFILE_DEFAULTS["smoke"]["data.image_size"]
+    if int(size) < 176:
+        heavy.add("ms_ssim")
     return [m for m in wanted if m not in heavy], [m for m in wanted if m in heavy]
 
 
@@ -138,8 +144,21 @@ def row_config(sweep: Sweep, row: Row, profile: str, extra: dict[str, Any], tria
     evaluation = {k: v for k, v in sweep.evaluation.items() if profile != "smoke" or k.startswith("model.")}
     layers = [sweep.overrides, profile_layer(profile, model), sweep.profiles.get(profile, {}), evaluation,
               row.overrides, extra]
-    return build_trial_config(base, layers=layers, trial_dir=trial_dir, sweep_name=sweep.name, label=row.label,
-                              profile=profile, metrics=metrics, logger_mode=logger_mode, has_model=model is not None)
+    config = build_trial_config(base, layers=layers, trial_dir=trial_dir, sweep_name=sweep.name, label=row.label,
+                                profile=profile, metrics=metrics, logger_mode=logger_mode, has_model=model is not None)
+    _sync_image_size(config)
+    return config
+
+
+def _sync_image_size(config: dict[str, Any]) -> None:
+    """A model with an ``image_size`` option (its training crop, e.g. HiFill's critic) follows ``data.image_size``:
+    a profile or ``--set`` that changes the crop must not leave the model at the old size (Lightning also refuses
+    differing hparams of the same name)."""
+    from inpaint_suite.config import init_arg_names, model_class_of
+
+    model, size = config.get("model"), (config.get("data") or {}).get("image_size")
+    if model and size and "image_size" in init_arg_names(model_class_of(model)):
+        model.setdefault("init_args", {})["image_size"] = size
 
 
 def settings_hash(sweep: Sweep, rows: list[Row], profile: str, extra: dict[str, Any]) -> str:
@@ -219,7 +238,7 @@ class SweepRun:
         self.results_dir = Path(args.results).resolve()
         self.out_dir = self.results_dir / sweep.name
         self.extra = cli_layer(args)
-        self.metrics, self.skipped = effective_metrics(sweep, profile)
+        self.metrics, self.skipped = effective_metrics(sweep, profile, self.extra)
         from sweeps.profiles import wandb_mode
 
         self.logger_mode = wandb_mode()

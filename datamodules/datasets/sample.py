@@ -48,17 +48,18 @@ def load_sample_photo(name: str) -> np.ndarray:
 class SampleDataset(Dataset):
     """Random (train) or fixed (val/test) square crops of the built-in photos.
 
-    Items: ``{"image": (3, S, S) float32 in [-1, 1], "index": int, "name": str}``. Photos smaller than the crop are
+    Items: ``{"image": (3, S, S) float32 in [-1, 1], "index": int, "name": str}`` (+ ``seg_labels`` with
+    ``semantic=True``: a stand-in label map, see :func:`stand_in_labels`). Photos smaller than the crop are
     resized up (shortest side = S) first; larger ones are cropped at their own scale, or — with ``rescale=True``
     (default) — first resized so the shortest side is a random value in [S, 2S] (train) / exactly 1.5 S (eval),
     so a 64-pixel crop still shows a scene rather than a texture.
     """
 
     def __init__(self, split: str = "train", image_size: int = 256, length: int | None = None,
-                 rescale: bool = True, seed: int = 0) -> None:
+                 rescale: bool = True, seed: int = 0, semantic: bool = False) -> None:
         if split not in ("train", "val", "test", "predict"):
             raise ValueError(f"sample dataset split must be train/val/test/predict, got {split!r}")
-        self.split, self.size, self.rescale, self.seed = split, image_size, rescale, seed
+        self.split, self.size, self.rescale, self.seed, self.semantic = split, image_size, rescale, seed, semantic
         self.photos = TRAIN_PHOTOS if split == "train" else EVAL_PHOTOS
         self.length = length if length is not None else (64 if split == "train" else 8)
 
@@ -87,4 +88,19 @@ class SampleDataset(Dataset):
         image = image[:, top: top + self.size, left: left + self.size]
         if self.split == "train" and rng.random() < 0.5:
             image = image.flip(-1)
-        return {"image": image.clamp(-1, 1).contiguous(), "index": index, "name": f"{name}_{index:05d}"}
+        item = {"image": image.clamp(-1, 1).contiguous(), "index": index, "name": f"{name}_{index:05d}"}
+        if self.semantic:
+            item["seg_labels"] = stand_in_labels(item["image"])
+        return item
+
+
+def stand_in_labels(image: torch.Tensor) -> torch.Tensor:
+    """A stand-in Track-2 label map for the built-in photos, which have no ADE20k labels: ``(H, W)`` uint8 in 1..50
+    from 10 brightness levels × the dominant colour channel (or grey). It follows the photo's regions and is aligned
+    with the crop by construction, so the Track-2 pipeline (one-hot on the device, 52 extra input channels) runs
+    end to end; it carries no semantics, and smoke numbers with it mean nothing about Track 2."""
+    rgb = (image + 1) / 2
+    level = (rgb.mean(0) * 10).clamp(0, 9).long()
+    spread = rgb.max(0).values - rgb.min(0).values
+    dominant = torch.where(spread < 0.1, torch.full_like(level, 3), rgb.argmax(0))  # 0-2 = R/G/B, 3 = grey
+    return (1 + level * 5 + dominant).to(torch.uint8)

@@ -84,3 +84,14 @@ def test_sample_data_loads_and_batches():
     batch = next(iter(dm.train_dataloader()))
     assert batch["image"].shape == (2, 3, 32, 32) and batch["image"].min() >= -1 and batch["image"].max() <= 1
     assert len(dm.val_dataloader().dataset) == 3
+
+
+def test_sample_data_gives_track2_maps_aligned_with_the_crop():
+    dm = InpaintDataModule(dataset="sample", image_size=32, batch_size=2, num_workers=0, masks="aim_box",
+                           semantic=True)
+    dm.setup("fit")
+    batch = with_trainer(dm, FakeTrainer(True)).on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert batch["seg"].shape == (2, 52, 32, 32) and torch.equal(batch["seg"].sum(1), torch.ones(2, 32, 32))
+    from datamodules.datasets.sample import stand_in_labels
+
+    assert torch.equal(batch["seg"][0].argmax(0), stand_in_labels(batch["image"][0]).long())

@@ -48,6 +48,7 @@ ROWS = [
     ("predict-missing-mask", [*PREDICT, "--random-weights", "--mask", "{tmp}/none.png"], "none.png"),
     ("predict-mask-wrong-size", [*PREDICT, "--random-weights", "--mask", "{small_mask}"], "16x16"),
     ("predict-missing-weights", [*PREDICT, "--mask", "{mask}", "--weights", "{tmp}/none.ckpt"], "does not exist"),
+    ("predict-weights-not-a-torch-file", [*PREDICT, "--mask", "{mask}", "--weights", "{png}"], "cannot read"),
     ("predict-weights-wrong-shape", [*PREDICT, "--mask", "{mask}", "--weights", "{narrow_ckpt}"],
      "shapes do not match"),
     ("predict-unknown-method", ["predict", "--method", "nope", "--random-weights", "--image", "{png}", "--mask",

@@ -90,8 +90,9 @@ TRAINED = [n for n in sweep_names() if load_sweep(n).kind in ("table", "search")
 @pytest.mark.slow
 @pytest.mark.parametrize("name", TRAINED)
 def test_every_trained_sweep_runs_at_a_ci_budget(tmp_path, name):
-    done = run_sweep(tmp_path, name, "--max-rows", "2", "--max-steps", "1", "--set", "data.image_size=64",
-                     env=sweep_env(tmp_path, fake=False), timeout=1800)
+    # The smoke profile (64 px unless the sweep's `profiles.smoke` says otherwise: MADF needs multiples of 128).
+    done = run_sweep(tmp_path, name, "--max-rows", "2", "--max-steps", "1", env=sweep_env(tmp_path, fake=False),
+                     timeout=1800)
     table_path = tmp_path / "results" / name / "table.json"
     reasons = ""
     if table_path.is_file():
