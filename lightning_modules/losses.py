@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from networks.backbones.vgg import imagenet_normalize, vgg_layer_names
 
+
 @dataclass
 class LossInputs:
     """What a loss function sees.

@@ -276,8 +276,9 @@ class SweepRun:
             direction = "minimize"
         labels = [r.label for r in self.rows]
         sampler = optuna.samplers.GridSampler({"row": labels}, seed=0)
-        self.study = optuna.create_study(study_name=self.study_name, storage=self.storage, direction=direction,
-                                         sampler=sampler, load_if_exists=True)
+        self.study = st.retry_creation_race(lambda: optuna.create_study(
+            study_name=self.study_name, storage=self.storage, direction=direction, sampler=sampler,
+            load_if_exists=True))
         for key, value in {"sweep": self.sweep.name, "profile": self.profile, "table": self.sweep.paper.get("table"),
                            "rows": labels}.items():
             self.study.set_user_attr(key, value)

