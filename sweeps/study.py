@@ -52,7 +52,7 @@ def retry_creation_race(create, attempts: int = 6):
 
     Workers started together on a fresh database race in ``CREATE TABLE`` / study insertion; PostgreSQL reports the
     loser as an IntegrityError/ProgrammingError (duplicate key in its catalogue). The second try finds the object.
-    Connection failures (OperationalError) are not retried here: they mean the storage is unreachable.
+    Other OperationalErrors (connection failures) are not retried: they mean the storage is unreachable.
     """
     import random
     import time
@@ -62,8 +62,11 @@ def retry_creation_race(create, attempts: int = 6):
     for attempt in range(attempts):
         try:
             return create()
-        except (sa_exc.IntegrityError, sa_exc.ProgrammingError, optuna.exceptions.DuplicatedStudyError):
-            if attempt == attempts - 1:
+        except (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.OperationalError,
+                optuna.exceptions.DuplicatedStudyError) as error:
+            # SQLite reports the lost CREATE TABLE race as an OperationalError "... already exists"
+            lost_race = not isinstance(error, sa_exc.OperationalError) or "already exists" in str(error)
+            if not lost_race or attempt == attempts - 1:
                 raise
             time.sleep(0.2 + random.random() * 0.5)
 

@@ -70,7 +70,9 @@ def load_model(method: str | None, config: str | None, weights: str | None):
         if not Path(weights).is_file():
             raise UsageError(f"weights file {weights} does not exist")
         # converted official weights state the model options they need (e.g. HiFill's code-style attention)
-        meta = torch.load(weights, map_location="cpu", weights_only=True, mmap=True).get("inpaint_suite", {})
+        from lightning_modules.base import load_weights_file
+
+        meta = load_weights_file(weights).get("inpaint_suite", {})
         overrides.update(meta.get("model_init_args") or {})
     model = build_model(cfg.get("model", {}), overrides)
     if weights is not None:
