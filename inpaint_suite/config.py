@@ -31,6 +31,17 @@ def parse_value(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+def parse_sets(items: list[str], strip_prefix: str = "") -> dict[str, Any]:
+    """``--set KEY=VALUE`` items → ``{KEY: VALUE}``, VALUE read as YAML; ``strip_prefix`` is removed from keys."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip().removeprefix(strip_prefix)] = parse_value(value)
+    return out
+
+
 def set_dotted(config: dict[str, Any], key: str, value: Any) -> None:
     """``set_dotted(cfg, "model.init_args.rates", [1, 2])``, creating intermediate dicts."""
     node = config

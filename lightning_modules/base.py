@@ -441,10 +441,11 @@ class InpaintingModule(L.LightningModule):
         if self.init_from and stage == "fit" and self.trainer.ckpt_path is None:
             self.load_generator_weights(self.init_from)
 
-    def load_generator_weights(self, path: str) -> None:
+    def load_generator_weights(self, path: str, state: Any = None) -> None:
         """Initialise G (and D when present) from ``path``: a Lightning checkpoint or a plain state dict,
-        loaded with ``weights_only=True``. Mismatched keys raise one error naming the file and the first keys."""
-        state = load_weights_file(path)
+        loaded with ``weights_only=True`` (or ``state``, when the caller has already read ``path``).
+        Mismatched keys raise one error naming the file and the first keys."""
+        state = load_weights_file(path) if state is None else state
         if not isinstance(state, dict):
             raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict or a checkpoint")
         state = state.get("state_dict", state)

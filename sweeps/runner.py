@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from inpaint_suite.cli import UsageError
+from inpaint_suite.config import parse_sets
 from sweeps.spec import PROFILES, Row, Sweep, load_sweep, row_base_config, slug, sweep_paths, validate_sweep
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -80,16 +81,6 @@ def list_sweeps() -> int:
 
 
 # --------------------------------------------------------------------------------------------- configs
-def parse_sets(items: list[str]) -> dict[str, Any]:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
 def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
     layer: dict[str, Any] = {}
     if args.data:

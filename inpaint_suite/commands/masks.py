@@ -32,12 +32,10 @@ def _parse_generator(text: str, sets: list[str]) -> Any:
     else:
         spec = stripped
     if sets:
+        from inpaint_suite.config import parse_sets
+
         spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-        for item in sets:
-            if "=" not in item:
-                raise ValueError(f"--set expects key=value, got {item!r}")
-            key, value = item.split("=", 1)
-            spec[key.strip()] = yaml.safe_load(value)
+        spec.update(parse_sets(sets))
     return spec
 
 

@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from inpaint_suite.cli import UsageError
-from inpaint_suite.config import build_model, load_config, parse_value
+from inpaint_suite.config import build_model, load_config, parse_sets
 from lightning_modules import METHODS
 
 
@@ -49,17 +49,6 @@ def model_info(method: str, overrides: dict | None = None, size: int = 256, conf
     return info
 
 
-def parse_sets(items: list[str]) -> dict:
-    overrides = {}
-    for item in items:
-        if "=" not in item:
-            raise UsageError(f"--set expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        key = key.removeprefix("model.init_args.")
-        overrides[key] = parse_value(value)
-    return overrides
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="inpaint-suite model-info", description=__doc__.splitlines()[0])
     parser.add_argument("method", help=f"one of: {', '.join(sorted(METHODS))}")
@@ -69,7 +58,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--size", type=int, default=256, help="square input size for FLOPs (default 256)")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args(argv)
-    info = model_info(args.method, parse_sets(args.sets), args.size, args.config)
+    info = model_info(args.method, parse_sets(args.sets, strip_prefix="model.init_args."), args.size, args.config)
     if args.json:
         print(json.dumps(info))
     else:

@@ -66,17 +66,19 @@ def load_model(method: str | None, config: str | None, weights: str | None):
         raise UsageError(f"unknown method {method!r}; choose from {', '.join(sorted(METHODS))}")
     cfg = load_config(config or method)
     overrides = {"vgg_weights": "random"}  # losses are not needed to predict
+    state = None
     if weights is not None:
         if not Path(weights).is_file():
             raise UsageError(f"weights file {weights} does not exist")
-        # converted official weights state the model options they need (e.g. HiFill's code-style attention)
         from lightning_modules.base import load_weights_file
 
-        meta = load_weights_file(weights).get("inpaint_suite", {})
+        state = load_weights_file(weights)  # read once: its metadata shapes the model, then it fills it
+        # converted official weights state the model options they need (e.g. HiFill's code-style attention)
+        meta = state.get("inpaint_suite", {}) if isinstance(state, dict) else {}
         overrides.update(meta.get("model_init_args") or {})
     model = build_model(cfg.get("model", {}), overrides)
     if weights is not None:
-        model.load_generator_weights(weights)
+        model.load_generator_weights(weights, state)
     return model.eval(), cfg
 
 
