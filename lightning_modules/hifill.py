@@ -57,6 +57,10 @@ class HiFill(InpaintingModule):
         attention_softmax_scale, attention_fuse, attention_type (``soft``|``hard``), attention_multiscale,
             attention_share_scores: ACM/ATM switches [2.5-2.6, 7].
         discriminator_kernel: 5 (code/checkpoint) | 3 (paper) [3].
+        padding: ``symmetric`` (PyTorch, default) | ``tf_same`` (TF ``SAME``: asymmetric for stride 2) for every
+            conv of the generator and the critic [pitfall 9; converted official weights need ``tf_same``].
+        resize: ``half_pixel`` (PyTorch bilinear, default) | ``tf1_legacy`` (TF1 ``resize_bilinear``, no half-pixel
+            centres) for every bilinear resampling of the generator [pitfall 9; converted weights: ``tf1_legacy``].
         image_size: training crop size; sets the critic's linear layer (512 in the paper).
         loss_preset: ``paper`` | ``code`` weights (table above) [4.2].
         coarse_weight: c, the multiplier of the coarse reconstruction terms (1.2 in both presets) [4.2].
@@ -82,6 +86,8 @@ class HiFill(InpaintingModule):
         attention_multiscale: bool = True,
         attention_share_scores: bool = True,
         discriminator_kernel: int = 5,
+        padding: str = "symmetric",
+        resize: str = "half_pixel",
         image_size: int = 512,
         loss_preset: str = "paper",
         coarse_weight: float = 1.2,
@@ -107,8 +113,9 @@ class HiFill(InpaintingModule):
             attention_mask_mode=attention_mask_mode, attention_query_norm=attention_query_norm,
             attention_softmax_scale=attention_softmax_scale, attention_fuse=attention_fuse,
             attention_type=attention_type, attention_multiscale=attention_multiscale,
-            attention_share_scores=attention_share_scores, semantic_channels=self.semantic_channels)
-        self.discriminator = HiFillCritic(kernel_size=discriminator_kernel, image_size=image_size)
+            attention_share_scores=attention_share_scores, semantic_channels=self.semantic_channels,
+            padding=padding, resize=resize)
+        self.discriminator = HiFillCritic(kernel_size=discriminator_kernel, image_size=image_size, padding=padding)
         self.image_size, self.eval_resolution = image_size, eval_resolution
         self.cra_downsample, self.cra_upsample = cra_downsample, cra_upsample
 

@@ -10,39 +10,149 @@ Spec: ``/work/shared/specs/hifill.md`` (sections 2-3). Conventions of this modul
 Pieces, each usable alone: :class:`LightWeightGatedConv2d` (gc / ds / pw / sc / none gates),
 :func:`attention_scores` (Attention Computing Module), :func:`attention_transfer` (Attention Transfer Module),
 :class:`HiFillCoarse`, :class:`HiFillRefine`, :class:`HiFillGenerator`, :class:`HiFillCritic`.
+
+Two switches reproduce the official TensorFlow graph (spec pitfall 9) for converted weights; the defaults are the
+PyTorch conventions this re-implementation was trained with:
+
+* ``padding``: ``"symmetric"`` (PyTorch ``padding = dilation * (k - 1) // 2`` on both sides) | ``"tf_same"``
+  (TF ``padding='SAME'``: total ``max((ceil(n / s) - 1) * s + dilation * (k - 1) + 1 - n, 0)``, the smaller half
+  before; only stride-2 convs differ: k3 0/1, k5 1/2, 1x1 0/0 on even sizes). :class:`Conv2dSame`, same keys.
+* ``resize``: ``"half_pixel"`` (``F.interpolate(..., align_corners=False)``) | ``"tf1_legacy"`` (TF1
+  ``resize_bilinear`` without half-pixel centres, :func:`tf1_resize_bilinear`) for every bilinear resampling of
+  the generator.
 """
 from __future__ import annotations
+
+from functools import partial
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 GATE_TYPES = ("gc", "ds", "pw", "sc", "none")
+PADDINGS = ("symmetric", "tf_same")
+RESIZES = ("half_pixel", "tf1_legacy")
 CELL_SIZE = 16  # input pixels per attention cell (512 / 32)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# TensorFlow conventions: "SAME" padding and TF1 legacy bilinear resize
+# ----------------------------------------------------------------------------------------------------------------
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {choices}")
+    return value
+
+
+def tf_same_padding(size: int, kernel_size: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
+    """TF ``padding='SAME'`` along one axis of length ``size``: ``(before, after)``.
+
+    Output ``ceil(size / stride)``; total ``max((out - 1) * stride + dilation * (k - 1) + 1 - size, 0)``, of which
+    ``total // 2`` goes before and the rest after (e.g. k3 s2 on an even size: (0, 1); k5 s2: (1, 2)).
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + dilation * (kernel_size - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+class Conv2dSame(nn.Conv2d):
+    """``nn.Conv2d`` with TensorFlow ``padding='SAME'`` (computed from the input size at every call).
+
+    Same parameters and state_dict keys as ``nn.Conv2d`` (``weight``, ``bias``); ``self.padding`` is 0 and the
+    padding is applied in :meth:`forward` (through ``F.pad`` only when it is asymmetric).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, dilation: int = 1,
+                 groups: int = 1, bias: bool = True):
+        super().__init__(in_channels, out_channels, kernel_size, stride, 0, dilation, groups, bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, bottom = tf_same_padding(x.shape[-2], self.kernel_size[0], self.stride[0], self.dilation[0])
+        left, right = tf_same_padding(x.shape[-1], self.kernel_size[1], self.stride[1], self.dilation[1])
+        if top == bottom and left == right:
+            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left), self.dilation, self.groups)
+        x = F.pad(x, (left, right, top, bottom))
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+def make_conv2d(in_ch: int, out_ch: int, kernel_size: int, stride: int = 1, dilation: int = 1, groups: int = 1,
+                bias: bool = True, padding: str = "symmetric") -> nn.Conv2d:
+    """A "same"-size conv: ``nn.Conv2d`` with ``dilation * (k - 1) // 2`` on both sides (``"symmetric"``) or
+    :class:`Conv2dSame` (``"tf_same"``). Both have the keys ``weight`` (+ ``bias``)."""
+    if _check_choice("padding", padding, PADDINGS) == "tf_same":
+        return Conv2dSame(in_ch, out_ch, kernel_size, stride, dilation, groups, bias)
+    return nn.Conv2d(in_ch, out_ch, kernel_size, stride, dilation * (kernel_size - 1) // 2, dilation, groups, bias)
+
+
+def _legacy_axis(n_in: int, n_out: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Lower index, upper index and lerp weight (float32) of TF1's legacy bilinear sampling along one axis."""
+    scale = torch.tensor(n_in, dtype=torch.float32) / n_out  # float32 division, as TF's CalculateResizeScale
+    src = torch.arange(n_out, dtype=torch.float32) * scale
+    lower = src.floor()
+    upper = src.ceil().clamp_max(n_in - 1)
+    return lower.long().to(device), upper.long().to(device), (src - lower).to(device)
+
+
+def tf1_resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """TF1 ``tf.image.resize_bilinear(x, size)`` with its defaults (``align_corners=False``,
+    ``half_pixel_centers=False``), for ``(B, C, H, W)`` -> ``(B, C, size[0], size[1])``.
+
+    Output pixel ``(i, j)`` samples the input at ``(y, x) = (i * H / H_out, j * W / W_out)`` (no half-pixel
+    offset, the scale computed in float32): with ``y0 = floor(y)``, ``y1 = min(ceil(y), H - 1)``, ``a = y - y0``
+    (and the same for x with ``b``)::
+
+        top    = in[y0, x0] + (in[y0, x1] - in[y0, x0]) * b
+        bottom = in[y1, x0] + (in[y1, x1] - in[y1, x0]) * b
+        out    = top + (bottom - top) * a
+
+    So 2x up-sampling keeps every input pixel at the even outputs and averages neighbours at the odd ones (the
+    last row/column repeats), and 2x down-sampling takes every other pixel. Pure gather + lerp: any device,
+    differentiable in ``x``.
+    """
+    h, w = x.shape[-2:]
+    oh, ow = int(size[0]), int(size[1])
+    y0, y1, a = _legacy_axis(h, oh, x.device)
+    x0, x1, b = _legacy_axis(w, ow, x.device)
+    a = a.to(x.dtype).view(-1, 1)
+    b = b.to(x.dtype)
+    top_rows, bottom_rows = x.index_select(-2, y0), x.index_select(-2, y1)
+    top = top_rows.index_select(-1, x0)
+    top = top + (top_rows.index_select(-1, x1) - top) * b
+    bottom = bottom_rows.index_select(-1, x0)
+    bottom = bottom + (bottom_rows.index_select(-1, x1) - bottom) * b
+    return top + (bottom - top) * a
+
+
+def resize_bilinear(x: torch.Tensor, size: tuple[int, int], resize: str = "half_pixel") -> torch.Tensor:
+    """Bilinear resize of ``(B, C, H, W)`` to ``size``: PyTorch half-pixel centres or TF1 legacy sampling."""
+    if _check_choice("resize", resize, RESIZES) == "tf1_legacy":
+        return tf1_resize_bilinear(x, size)
+    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # Light-Weight Gated Convolution
 # ----------------------------------------------------------------------------------------------------------------
-def build_gate(gate: str, in_ch: int, out_ch: int, kernel_size: int, stride: int, dilation: int) -> nn.Module | None:
+def build_gate(gate: str, in_ch: int, out_ch: int, kernel_size: int, stride: int, dilation: int,
+               padding: str = "symmetric") -> nn.Module | None:
     """Gate branch ``G`` of a gated conv (spec 2.4); returns ``None`` for ``gate="none"``.
 
     gc: k x k conv, Cout channels. ds: depth-wise k x k (no bias) then 1x1 to Cout (true depth-separable; the
     official code's "ds" is a plain 1x1, i.e. our ``pw``). pw: 1x1 conv, Cout channels, same stride, no dilation.
-    sc: k x k conv with a single output channel broadcast over Cout.
+    sc: k x k conv with a single output channel broadcast over Cout. ``padding``: see :func:`make_conv2d`.
     """
-    pad = dilation * (kernel_size - 1) // 2
+    conv = partial(make_conv2d, padding=padding)
     if gate == "gc":
-        return nn.Conv2d(in_ch, out_ch, kernel_size, stride, pad, dilation)
+        return conv(in_ch, out_ch, kernel_size, stride, dilation)
     if gate == "ds":
         return nn.Sequential(
-            nn.Conv2d(in_ch, in_ch, kernel_size, stride, pad, dilation, groups=in_ch, bias=False),
+            conv(in_ch, in_ch, kernel_size, stride, dilation, groups=in_ch, bias=False),
             nn.Conv2d(in_ch, out_ch, 1),
         )
     if gate == "pw":
-        return nn.Conv2d(in_ch, out_ch, 1, stride)
+        return conv(in_ch, out_ch, 1, stride)
     if gate == "sc":
-        return nn.Conv2d(in_ch, 1, kernel_size, stride, pad, dilation)
+        return conv(in_ch, 1, kernel_size, stride, dilation)
     if gate == "none":
         return None
     raise ValueError(f"unknown gate {gate!r}; expected one of {GATE_TYPES}")
@@ -51,16 +161,16 @@ def build_gate(gate: str, in_ch: int, out_ch: int, kernel_size: int, stride: int
 class LightWeightGatedConv2d(nn.Module):
     """``O = sigmoid(G(I)) * ELU(conv_kxk(I))`` with a light gate ``G`` ("same" padding, no normalisation).
 
-    Input ``(B, Cin, H, W)`` -> output ``(B, Cout, H / stride, W / stride)``.
+    Input ``(B, Cin, H, W)`` -> output ``(B, Cout, H / stride, W / stride)``. ``padding``: ``"symmetric"`` |
+    ``"tf_same"`` (see :func:`make_conv2d`), for the feature conv and the gate.
     """
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1,
-                 gate: str = "sc"):
+                 gate: str = "sc", padding: str = "symmetric"):
         super().__init__()
-        pad = dilation * (kernel_size - 1) // 2
-        self.feature = nn.Conv2d(in_ch, out_ch, kernel_size, stride, pad, dilation)
+        self.feature = make_conv2d(in_ch, out_ch, kernel_size, stride, dilation, padding=padding)
         self.gate_type = gate
-        self.gate = build_gate(gate, in_ch, out_ch, kernel_size, stride, dilation)
+        self.gate = build_gate(gate, in_ch, out_ch, kernel_size, stride, dilation, padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = F.elu(self.feature(x))
@@ -70,14 +180,19 @@ class LightWeightGatedConv2d(nn.Module):
 
 
 class GatedUpConv2d(nn.Module):
-    """Bilinear x2 up-sampling followed by an LWGC (the code's ``gen_deconv``). ``(B, Cin, H, W) -> (B, Cout, 2H, 2W)``."""
+    """Bilinear x2 up-sampling followed by an LWGC (the code's ``gen_deconv``). ``(B, Cin, H, W) -> (B, Cout, 2H, 2W)``.
 
-    def __init__(self, in_ch: int, out_ch: int, gate: str):
+    ``resize``: ``"half_pixel"`` (PyTorch) | ``"tf1_legacy"`` (TF1 ``resize_bilinear``, :func:`tf1_resize_bilinear`).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, gate: str, padding: str = "symmetric", resize: str = "half_pixel"):
         super().__init__()
-        self.conv = LightWeightGatedConv2d(in_ch, out_ch, 3, 1, 1, gate)
+        self.resize = _check_choice("resize", resize, RESIZES)
+        self.conv = LightWeightGatedConv2d(in_ch, out_ch, 3, 1, 1, gate, padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+        h, w = x.shape[-2:]
+        return self.conv(resize_bilinear(x, (2 * h, 2 * w), self.resize))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -199,40 +314,44 @@ class HiFillCoarse(nn.Module):
 
     Runs at half resolution. ``topology="code"`` keeps the extra K3S1C32 after the first up-sampling (checkpoint);
     ``"paper"`` drops it (appendix). ``downsample``: ``"subsample"`` (TF1 ``resize_bilinear`` at exactly 0.5 takes
-    every other pixel, as the code) | ``"bilinear"`` | ``"area"``.
+    every other pixel, as the code) | ``"bilinear"`` | ``"area"``. ``padding``, ``resize``: the TF-convention
+    switches (module docstring); ``resize`` also applies to the output up-sampling and a ``bilinear`` downsample.
     """
 
     def __init__(self, gate: str = "sc", topology: str = "code", downsample: str = "subsample",
-                 in_channels: int = 4):
+                 in_channels: int = 4, padding: str = "symmetric", resize: str = "half_pixel"):
         super().__init__()
         if downsample not in ("subsample", "bilinear", "area"):
             raise ValueError(f"unknown coarse downsample {downsample!r}")
         self.downsample = downsample
-        g = gate
+        self.resize = _check_choice("resize", resize, RESIZES)
+        L = partial(LightWeightGatedConv2d, gate=gate, padding=padding)
         layers = [
-            LightWeightGatedConv2d(in_channels, 32, 5, 2, 1, g),  # c_en_down_128 (4 = RGB + mask, + semantic)
-            LightWeightGatedConv2d(32, 32, 3, 1, 1, g),    # c_en_conv_128
-            LightWeightGatedConv2d(32, 64, 3, 2, 1, g),    # c_en_down_64
+            L(in_channels, 32, 5, 2, 1),  # c_en_down_128 (4 = RGB + mask, + semantic)
+            L(32, 32, 3, 1, 1),    # c_en_conv_128
+            L(32, 64, 3, 2, 1),    # c_en_down_64
         ]
         # 3 plain + 3 D1 + 5 D2 + 4 D4 + 2 D8 + 3 plain 64-channel layers
         for dilation in [1] * 6 + [2] * 5 + [4] * 4 + [8] * 2 + [1] * 3:
-            layers.append(LightWeightGatedConv2d(64, 64, 3, 1, dilation, g))
-        layers.append(GatedUpConv2d(64, 32, g))             # c_de_up_128
+            layers.append(L(64, 64, 3, 1, dilation))
+        layers.append(GatedUpConv2d(64, 32, gate, padding, resize))             # c_de_up_128
         if topology == "code":
-            layers.append(LightWeightGatedConv2d(32, 32, 3, 1, 1, g))  # c_de_conv_128 (not in the appendix)
+            layers.append(L(32, 32, 3, 1, 1))  # c_de_conv_128 (not in the appendix)
         elif topology != "paper":
             raise ValueError(f"unknown topology {topology!r}")
-        layers.append(GatedUpConv2d(32, 3, g))              # c_de_toRGB
+        layers.append(GatedUpConv2d(32, 3, gate, padding, resize))              # c_de_toRGB
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
         if self.downsample == "subsample":
             small = x[:, :, ::2, ::2]
+        elif self.downsample == "bilinear":
+            small = resize_bilinear(x, (h // 2, w // 2), self.resize)
         else:
-            small = F.interpolate(x, scale_factor=0.5, mode=self.downsample,
-                                  **({"align_corners": False} if self.downsample == "bilinear" else {}))
+            small = F.interpolate(x, scale_factor=0.5, mode=self.downsample)
         out = self.body(small).clamp(-1.0, 1.0)
-        return F.interpolate(out, scale_factor=2, mode="bilinear", align_corners=False)
+        return resize_bilinear(out, (h, w), self.resize)
 
 
 class HiFillRefine(nn.Module):
@@ -245,22 +364,22 @@ class HiFillRefine(nn.Module):
     def __init__(self, gate: str = "pw", topology: str = "code", attention_mask_mode: str = "paper",
                  attention_query_norm: bool = True, attention_softmax_scale: float = 10.0,
                  attention_fuse: bool = True, attention_type: str = "soft", attention_multiscale: bool = True,
-                 attention_share_scores: bool = True):
+                 attention_share_scores: bool = True, padding: str = "symmetric", resize: str = "half_pixel"):
         super().__init__()
-        g = gate
-        L = LightWeightGatedConv2d
+        L = partial(LightWeightGatedConv2d, gate=gate, padding=padding)
+        U = partial(GatedUpConv2d, gate=gate, padding=padding, resize=resize)
         first_k = 3 if topology == "code" else 5  # appendix says K5; code/checkpoint use K3
-        self.enc1 = nn.Sequential(L(4, 32, first_k, 2, 1, g), L(32, 32, 3, 1, 1, g))  # -> P1
-        self.enc2 = nn.Sequential(L(32, 64, 3, 2, 1, g), L(64, 64, 3, 1, 1, g))       # -> P2
-        self.enc3 = nn.Sequential(L(64, 128, 3, 2, 1, g), L(128, 128, 3, 1, 1, g),
-                                  *[L(128, 128, 3, 1, d, g) for d in (1, 2, 4, 8, 16)])  # -> P3
-        self.att3_conv = L(128, 128, 3, 1, 1, g)   # re_att_64_att1
-        self.att3_merge = L(256, 128, 3, 1, 1, g)  # re_att_64_att3
-        self.dec2 = nn.Sequential(GatedUpConv2d(128, 64, g), L(64, 64, 3, 1, 1, g))
-        self.att2 = nn.Sequential(L(64, 64, 3, 1, 1, g), L(64, 64, 3, 1, 2, g))
-        self.dec1 = nn.Sequential(GatedUpConv2d(128, 32, g), L(32, 32, 3, 1, 1, g))
-        self.att1 = nn.Sequential(L(32, 32, 3, 1, 1, g), L(32, 32, 3, 1, 2, g))
-        self.to_rgb = GatedUpConv2d(64, 3, g)
+        self.enc1 = nn.Sequential(L(4, 32, first_k, 2, 1), L(32, 32, 3, 1, 1))  # -> P1
+        self.enc2 = nn.Sequential(L(32, 64, 3, 2, 1), L(64, 64, 3, 1, 1))       # -> P2
+        self.enc3 = nn.Sequential(L(64, 128, 3, 2, 1), L(128, 128, 3, 1, 1),
+                                  *[L(128, 128, 3, 1, d) for d in (1, 2, 4, 8, 16)])  # -> P3
+        self.att3_conv = L(128, 128, 3, 1, 1)   # re_att_64_att1
+        self.att3_merge = L(256, 128, 3, 1, 1)  # re_att_64_att3
+        self.dec2 = nn.Sequential(U(128, 64), L(64, 64, 3, 1, 1))
+        self.att2 = nn.Sequential(L(64, 64, 3, 1, 1), L(64, 64, 3, 1, 2))
+        self.dec1 = nn.Sequential(U(128, 32), L(32, 32, 3, 1, 1))
+        self.att1 = nn.Sequential(L(32, 32, 3, 1, 1), L(32, 32, 3, 1, 2))
+        self.to_rgb = U(64, 3)
         self.attention_kwargs = dict(softmax_scale=attention_softmax_scale, fuse=attention_fuse,
                                      mask_mode=attention_mask_mode, query_norm=attention_query_norm,
                                      attention_type=attention_type)
@@ -302,21 +421,27 @@ class HiFillGenerator(nn.Module):
     ``forward(image (B, 3, H, W) in [-1, 1], mask (B, 1, H, W), 1 = hole, seg (B, S, H, W) | None)`` -> dict with
     ``coarse`` (x1), ``refine`` (x2, also under ``output``), both ``(B, 3, H, W)`` raw (not pasted) in [-1, 1], and
     ``scores`` ``(B, N, N)`` (N = HW / 256) for CRA. Hole pixels of ``image`` are zeroed here, so ground truth never leaks.
+
+    ``padding="tf_same"`` + ``resize="tf1_legacy"`` (with the converter's attention options) compute the official
+    TF graph of ``duxingren14/Hifill-tensorflow`` at 512x512 (tested against TensorFlow); the defaults are PyTorch's
+    symmetric padding and half-pixel bilinear resize.
     """
 
     def __init__(self, coarse_gate: str = "sc", refine_gate: str = "pw", topology: str = "code",
                  coarse_downsample: str = "subsample", attention_mask_mode: str = "paper",
                  attention_query_norm: bool = True, attention_softmax_scale: float = 10.0,
                  attention_fuse: bool = True, attention_type: str = "soft", attention_multiscale: bool = True,
-                 attention_share_scores: bool = True, init_std: float = 0.05, semantic_channels: int = 0):
+                 attention_share_scores: bool = True, init_std: float = 0.05, semantic_channels: int = 0,
+                 padding: str = "symmetric", resize: str = "half_pixel"):
         super().__init__()
         # AIM Track 2: the semantic map enters the coarse stage only; the refine stage and its attention see the
         # coarse result, so the layout steers the structure while the texture still comes from the context.
         self.semantic_channels = semantic_channels
-        self.coarse = HiFillCoarse(coarse_gate, topology, coarse_downsample, in_channels=4 + semantic_channels)
+        self.coarse = HiFillCoarse(coarse_gate, topology, coarse_downsample, in_channels=4 + semantic_channels,
+                                   padding=padding, resize=resize)
         self.refine = HiFillRefine(refine_gate, topology, attention_mask_mode, attention_query_norm,
                                    attention_softmax_scale, attention_fuse, attention_type, attention_multiscale,
-                                   attention_share_scores)
+                                   attention_share_scores, padding=padding, resize=resize)
         init_truncated_normal(self, init_std)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor,
@@ -348,16 +473,19 @@ class HiFillCritic(nn.Module):
 
     Input ``(B, 3, image_size, image_size)`` in [-1, 1] (real or pasted fake); no mask channel, no normalisation.
     ``kernel_size`` 5 = code/checkpoint (5,961,601 params at 512), 3 = paper appendix (2,157,441).
+    ``padding``: ``"symmetric"`` (k // 2 both sides) | ``"tf_same"`` (the official TF critic: 1 before / 2 after
+    for k5 stride 2).
     """
 
-    def __init__(self, kernel_size: int = 5, image_size: int = 512, init_std: float = 0.05):
+    def __init__(self, kernel_size: int = 5, image_size: int = 512, init_std: float = 0.05,
+                 padding: str = "symmetric"):
         super().__init__()
         if image_size % 64:
             raise ValueError(f"image_size must be a multiple of 64, got {image_size}")
         chans = [3, 64, 128, 256, 256, 256, 256]
         layers: list[nn.Module] = []
         for cin, cout in zip(chans[:-1], chans[1:]):
-            layers += [nn.Conv2d(cin, cout, kernel_size, 2, kernel_size // 2), nn.LeakyReLU(0.2)]
+            layers += [make_conv2d(cin, cout, kernel_size, 2, padding=padding), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
         self.linear = nn.Linear(256 * (image_size // 64) ** 2, 1)
         init_truncated_normal(self, init_std)

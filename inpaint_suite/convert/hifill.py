@@ -1,15 +1,18 @@
 """HiFill: the TensorFlow checkpoint of ``duxingren14/Hifill-tensorflow`` (``model_logs/places2/0.index`` +
 ``0.data-*``) -> ``networks.hifill.HiFillGenerator`` (coarse ``sc`` gates, refine ``pw`` gates) / ``HiFillCritic``.
 
-Inputs this module reads (no TensorFlow needed, nothing executed from the file):
+Inputs this module reads (nothing executed from the file):
 
-- a TF V2 checkpoint prefix (``.../0`` or ``.../0.index``), decoded by :mod:`inpaint_suite.convert.tf_bundle`;
+- a TF V2 checkpoint prefix (``.../0`` or ``.../0.index``), decoded by :mod:`inpaint_suite.convert.tf_bundle`
+  (no TensorFlow needed; tested on checkpoints written by TensorFlow's own ``SaveV2``);
 - a ``.npz`` of ``{tf variable name: array}`` (e.g. exported elsewhere with ``tf.train.load_checkpoint``),
-  read with ``allow_pickle=False``.
+  read with ``allow_pickle=False``;
+- the frozen graph ``hifill.pb`` of ``Atlas200dk/sample-imageinpainting-HiFill``: its weights are graph constants
+  named like the variables; the GraphDef is parsed with TensorFlow's protobuf classes (the ``reference-tf``
+  extra; without it the file is refused with that advice), nothing is built or run (:func:`read_frozen_graph`).
 
-Refused with a reason: the frozen graph ``hifill.pb`` of ``Atlas200dk/sample-imageinpainting-HiFill`` (weights are
-graph constants; reading a GraphDef needs TensorFlow, which is not installable here) and Ascend ``.om`` models.
-Optimizer slots (``*/Adam``, ``*/Adam_1``) and globals (``beta1_power``, ``global_step`` ...) are skipped by name.
+Refused with a reason: Ascend ``.om`` models. Optimizer slots (``*/Adam``, ``*/Adam_1``) and globals
+(``beta1_power``, ``global_step`` ...) are skipped by name.
 
 Every conv is ``{scope}/w`` (kh, kw, in, out) + ``{scope}/biases``; the explicit transform
 ``transpose_hwio_to_oihw`` makes it ``(out, in, kh, kw)``. TF variable scopes (``conv_type`` in config.yml):
@@ -25,10 +28,17 @@ Channel order: the released model was trained on **BGR** images (OpenCV, never c
 (default) folds the BGR<->RGB swap into the weights — ``reverse_rgb_in`` on the input-channel axis of the first
 convs of both stages and the critic, ``reverse_rgb_out`` on the 3 output channels of both ``toRGB`` convs — so our
 RGB ``generate()`` computes exactly the BGR network. ``places2_bgr`` keeps the official order (then feed BGR).
+
+TF conventions (:func:`model_args`): ``padding: tf_same`` (TF ``SAME``, asymmetric for stride-2 convs, generator and
+critic) and ``resize: tf1_legacy`` (TF1 ``resize_bilinear`` without half-pixel centres, every up-sampling) besides
+the code's attention options. With them the converted module equals the official TF graph at 512x512, batch 1
+(``tests/inpaint_suite/convert/test_hifill_tf_parity.py``: max |ours - TF| ~1e-7 on x1, ~4e-6 on x2, ~3e-6 on
+the critic).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +52,7 @@ VARIANTS = ("places2", "places2_bgr")
 IMAGE_SIZE = 512
 SKIPPED_SUFFIXES = ("/Adam", "/Adam_1", "/RMSProp", "/RMSProp_1", "/Momentum", "/ExponentialMovingAverage")
 NETWORK_SCOPES = {"generator": "generator/", "discriminator": "discriminator/"}
+VARIABLE_LEAVES = ("w", "biases", "pw", "ds_biases", "kernel", "bias")  # last name part of every variable
 
 # Coarse stage, our HiFillCoarse.body index -> (tf name, in, out, kernel, is up-conv)
 COARSE = [("c_en_down_128", 4, 32, 5, False), ("c_en_conv_128", 32, 32, 3, False),
@@ -135,18 +146,16 @@ def model_args(variant: str = "places2") -> dict[str, Any]:
     _rgb(variant)
     # The released model was trained with the code's attention (keys-only normalisation, zero-logit masking,
     # SOFT, lambda 10, 3x3 fusion) and the code's topology; the project's defaults follow the paper's attention.
+    # TF conventions: "SAME" padding (asymmetric for stride 2, generator and critic) and TF1's legacy
+    # resize_bilinear in every up-sampling; with them our forward equals the TF graph (tested against TensorFlow).
     return {"coarse_gate": "sc", "refine_gate": "pw", "topology": "code", "coarse_downsample": "subsample",
             "attention_mask_mode": "code", "attention_query_norm": False, "attention_softmax_scale": 10.0,
-            "attention_fuse": True, "attention_type": "soft", "discriminator_kernel": 5, "image_size": IMAGE_SIZE}
+            "attention_fuse": True, "attention_type": "soft", "discriminator_kernel": 5, "image_size": IMAGE_SIZE,
+            "padding": "tf_same", "resize": "tf1_legacy"}
 
 
 def _refuse_unreadable(path: Path) -> None:
     suffix = path.suffix.lower()
-    if suffix == ".pb":
-        raise ConvertError(f"{path} is a TensorFlow frozen graph: its weights are graph constants and reading a "
-                           "GraphDef needs TensorFlow, which is not installed (nor installable here in reasonable "
-                           "time). Convert the TF checkpoint (model_logs/places2/0.index + 0.data-*) instead, or "
-                           "export the variables to .npz where TensorFlow is available")
     if suffix == ".om":
         raise ConvertError(f"{path} is a Huawei Ascend offline model (.om); it cannot be read on this machine")
     if suffix in (".pt", ".pth", ".ckpt") and path.is_file() and not Path(str(path) + ".index").exists():
@@ -154,13 +163,56 @@ def _refuse_unreadable(path: Path) -> None:
                            "(e.g. model_logs/places2/0) or a .npz of the TF variables")
 
 
+def read_frozen_graph(path: str | Path) -> dict[str, np.ndarray]:
+    """The weight constants of a TF1 frozen graph (``hifill.pb``): ``{official variable name: array}``.
+
+    The GraphDef is parsed with TensorFlow's protobuf classes and each constant decoded with ``tf.make_ndarray``;
+    no graph is built or run. Freezing turns every variable into a ``Const`` node of the same name (read through
+    an ``X/read`` Identity, or itself named ``X/read``, which is stripped), so the weights are the ``Const`` nodes
+    under ``generator/`` or ``discriminator/`` whose last name part is a variable's (``w``, ``biases``, ``pw``,
+    ``ds_biases``, ``kernel``, ``bias``); the graph's other constants (shapes, the fusion kernel ...) are not
+    weights. Floating-point weights are returned as float32. Needs the ``reference-tf`` extra.
+    """
+    path = Path(path)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up notices would clutter the CLI
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise ConvertError(f"{path} is a TensorFlow frozen graph: reading its GraphDef needs TensorFlow, which is "
+                           "not installed; install the reference-tf extra (pip install -e '.[reference-tf]'), or "
+                           "convert the TF checkpoint (model_logs/places2/0.index + 0.data-*) instead") from None
+    if not path.is_file():
+        raise ConvertError(f"{path} does not exist")
+    graph = tf.compat.v1.GraphDef()
+    try:
+        graph.ParseFromString(path.read_bytes())
+    except Exception as error:  # google.protobuf.message.DecodeError and friends
+        raise ConvertError(f"{path}: not a readable TensorFlow frozen graph (GraphDef: {error})") from None
+    arrays: dict[str, np.ndarray] = {}
+    for node in graph.node:
+        if node.op != "Const":
+            continue
+        name = node.name[: -len("/read")] if node.name.endswith("/read") else node.name
+        if not name.startswith(tuple(NETWORK_SCOPES.values())) or name.rsplit("/", 1)[-1] not in VARIABLE_LEAVES:
+            continue
+        value = tf.make_ndarray(node.attr["value"].tensor)
+        arrays[name] = value.astype(np.float32) if np.issubdtype(value.dtype, np.floating) else value
+    if not arrays:
+        raise ConvertError(f"{path}: a TensorFlow graph without weight constants (no Const node under generator/ "
+                           "or discriminator/ named .../w, .../biases, ...): not a frozen HiFill graph")
+    return arrays
+
+
 def read_variables(path: str | Path) -> dict[str, torch.Tensor]:
-    """Every variable of a TF checkpoint prefix or ``.npz`` as tensors (optimizer slots included)."""
+    """Every variable of a TF checkpoint prefix, ``.npz`` or frozen graph ``.pb`` as tensors (optimizer slots
+    included for checkpoints)."""
     from inpaint_suite.convert.tf_bundle import TFCheckpointError, read_checkpoint
 
     path = Path(path)
     _refuse_unreadable(path)
-    if path.suffix == ".npz":
+    if path.suffix.lower() == ".pb":
+        arrays = read_frozen_graph(path)
+    elif path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files}

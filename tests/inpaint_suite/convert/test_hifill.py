@@ -3,6 +3,8 @@ checked by what they compute, not by re-applying the converter's own functions."
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -101,11 +103,26 @@ def test_generator_only_export_converts_the_generator(tmp_path, hifill_checkpoin
     assert keys and all(k.startswith("generator.") for k in keys)
 
 
-def test_frozen_graph_and_other_formats_are_refused(tmp_path, capsys):
+def test_frozen_graph_without_tensorflow_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # as if the reference-tf extra were not installed
     (tmp_path / "hifill.pb").write_bytes(b"\x0a\x03abc")
     assert convert_to(tmp_path, tmp_path / "hifill.pb")[0] == 2
     err = capsys.readouterr().err
-    assert "frozen graph" in err and "TensorFlow" in err and err.count("\n") == 1
+    assert "frozen graph" in err and "install the reference-tf extra" in err and err.count("\n") == 1
+
+
+def test_unreadable_frozen_graph_is_refused(tmp_path, capsys):
+    pytest.importorskip("tensorflow", reason="reading a GraphDef needs the reference-tf extra")
+    (tmp_path / "hifill.pb").write_bytes(b"\x0a\x03abc")
+    assert convert_to(tmp_path, tmp_path / "hifill.pb")[0] == 2
+    err = capsys.readouterr().err
+    assert "not a readable TensorFlow frozen graph" in err and err.count("\n") == 1
+    (tmp_path / "empty.pb").write_bytes(b"")  # a valid, empty GraphDef
+    assert convert_to(tmp_path, tmp_path / "empty.pb")[0] == 2
+    assert "without weight constants" in capsys.readouterr().err
+
+
+def test_other_formats_are_refused(tmp_path, capsys):
     (tmp_path / "m.om").write_bytes(b"x")
     assert convert_to(tmp_path, tmp_path / "m.om")[0] == 2
     assert "Ascend" in capsys.readouterr().err
