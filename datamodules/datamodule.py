@@ -37,6 +37,10 @@ class InpaintDataModule(L.LightningDataModule):
         mask_dir: a folder of mask files for *training* (e.g. NVIDIA irregular masks) instead of synthesis.
         mask_seed: seed of every synthesised mask.
         semantic: also load Track-2 semantic maps (``seg``).
+        seg_encoding: with ``semantic``, what ``seg`` holds: ``labels`` (default: the 51 AIM classes + other,
+            one-hot ``(B, 52, H, W)`` float on the device) or ``ade_rgb`` (the raw ADE20K ``*_seg.png`` colours,
+            ``(B, 3, H, W)`` uint8, resampled like the image; instance ids in B included): the input of the official
+            DeepGIN Track-2 weights, read by a model with ``semantic_encoding: ade_rgb``. ``ade20k`` full layout only.
         train_length, val_length, test_length: cap (or, for ``sample``, set) the number of items per split.
         dataset_options: extra keyword arguments of the dataset class (e.g. list files, split names).
         masks_per_image: training only: a list of generator specs; every image is repeated once per spec, each copy
@@ -62,6 +66,7 @@ class InpaintDataModule(L.LightningDataModule):
         mask_dir: str | None = None,
         mask_seed: int = 0,
         semantic: bool = False,
+        seg_encoding: str = "labels",
         train_length: int | None = None,
         val_length: int | None = None,
         test_length: int | None = None,
@@ -76,7 +81,16 @@ class InpaintDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.mask_spec, self.eval_mask_spec = masks, eval_masks if eval_masks is not None else masks
         self.eval_mask_dir, self.mask_dir, self.mask_seed = eval_mask_dir, mask_dir, mask_seed
-        self.semantic = semantic
+        from datamodules.datasets.common import SEG_ENCODINGS
+
+        if seg_encoding not in SEG_ENCODINGS:
+            raise ValueError(f"data.seg_encoding must be one of {SEG_ENCODINGS}, got {seg_encoding!r}")
+        if seg_encoding == "ade_rgb" and not semantic:
+            raise ValueError("data.seg_encoding: ade_rgb describes the semantic map: it needs data.semantic: true")
+        if seg_encoding == "ade_rgb" and dataset == "sample":
+            raise ValueError("data.seg_encoding: ade_rgb needs the raw ADE20K *_seg.png colour maps (data.dataset: "
+                             "ade20k, full layout); the sample dataset has stand-in labels only")
+        self.semantic, self.seg_encoding = semantic, seg_encoding
         self.lengths = {"train": train_length, "val": val_length, "test": test_length, "predict": test_length}
         self.dataset_options = dict(dataset_options or {})
         self.mask_file_options = dict(mask_file_options or {})
@@ -100,6 +114,8 @@ class InpaintDataModule(L.LightningDataModule):
         else:
             options["root"] = self.data_root
             options["semantic"] = self.semantic
+            if self.semantic:
+                options["seg_encoding"] = self.seg_encoding
             if self.crop is not None:
                 options["crop"] = self.crop
         if self.lengths[split] is not None:
@@ -223,7 +239,11 @@ class InpaintDataModule(L.LightningDataModule):
 
     def add_semantic_channels(self, batch: dict[str, Any]) -> dict[str, Any]:
         """``seg_labels`` ``(B, H, W)`` uint8 → ``seg`` ``(B, 52, H, W)`` one-hot on the batch's device
-        (51 channels, "other" dropped, with ``dataset_options.other_channel: false``)."""
+        (51 channels, "other" dropped, with ``dataset_options.other_channel: false``). ``seg_rgb`` (``seg_encoding:
+        ade_rgb``) becomes ``seg`` as it is, ``(B, 3, H, W)`` uint8: the model (``semantic_encoding: ade_rgb``)
+        scales it to [0, 1], and its dtype tells a one-hot model that the data were configured for the other."""
+        if "seg_rgb" in batch and "seg" not in batch:
+            batch["seg"] = batch.pop("seg_rgb")
         if "seg_labels" in batch and "seg" not in batch:
             from datamodules.datasets.ade20k_labels import NUM_AIM_CLASSES
 

@@ -4,7 +4,9 @@ A policy is chosen by name (``crop:`` in the data config) and built per split wi
 as ``policy(image, seg=None, rng=None) -> (image, seg)`` on an ``(H, W, 3)`` uint8 RGB array and an optional
 ``(H, W)`` uint8 label map; the label map gets exactly the same geometry (crop boxes, flips, rotations, decimation)
 and is only ever resampled with centre-aligned nearest neighbour (``INTER_NEAREST_EXACT``), so labels stay labels
-and stay aligned with the image. ``rng`` (a ``numpy.random.Generator``) drives every random choice; without one a
+and stay aligned with the image. With ``seg="image"`` the map is an ``(H, W, 3)`` uint8 colour map (the raw ADE20K
+``*_seg.png`` colours, ``data.seg_encoding: ade_rgb``) that is resampled **like the image** (same interpolation at
+every step), as the official DeepGIN Track-2 code does with its PIL bicubic resizes (see docs/CONVERT.md). ``rng`` (a ``numpy.random.Generator``) drives every random choice; without one a
 fresh generator is used (a new crop each call).
 
 | name | training | evaluation (deterministic) | used by |
@@ -60,17 +62,20 @@ def _albu(transforms: Sequence[A.BasicTransform]) -> Stage:
     return stage
 
 
+SEG_MODES = ("labels", "image")  # how a seg map is resampled: nearest (labels) or like the image (colour maps)
+
+
 def _resize(image: np.ndarray, seg: np.ndarray | None, hw: tuple[int, int],
-            interpolation: int) -> tuple[np.ndarray, np.ndarray | None]:
+            interpolation: int, seg_like_image: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     h, w = hw
     if image.shape[:2] != (h, w):
         image = cv2.resize(image, (w, h), interpolation=interpolation)
         if seg is not None:
-            seg = cv2.resize(seg, (w, h), interpolation=LABEL_INTERPOLATION)
+            seg = cv2.resize(seg, (w, h), interpolation=interpolation if seg_like_image else LABEL_INTERPOLATION)
     return image, seg
 
 
-def _upscale_short_side(size: int, interpolation: int = cv2.INTER_CUBIC) -> Stage:
+def _upscale_short_side(size: int, interpolation: int = cv2.INTER_CUBIC, seg_like_image: bool = False) -> Stage:
     """Upscale so the short side is at least ``size`` (images already large enough are untouched)."""
 
     def stage(image, seg, rng):
@@ -80,12 +85,12 @@ def _upscale_short_side(size: int, interpolation: int = cv2.INTER_CUBIC) -> Stag
             return image, seg
         scale = size / short
         hw = (max(size, round(h * scale)), max(size, round(w * scale)))
-        return _resize(image, seg, hw, interpolation)
+        return _resize(image, seg, hw, interpolation, seg_like_image)
 
     return stage
 
 
-def _short_side_to(size: int, interpolation: int = cv2.INTER_AREA) -> Stage:
+def _short_side_to(size: int, interpolation: int = cv2.INTER_AREA, seg_like_image: bool = False) -> Stage:
     """Resize (up or down) so the short side is exactly ``size``; area filter when shrinking, bicubic when growing."""
 
     def stage(image, seg, rng):
@@ -95,16 +100,16 @@ def _short_side_to(size: int, interpolation: int = cv2.INTER_AREA) -> Stage:
             return image, seg
         scale = size / short
         hw = (max(size, round(h * scale)), max(size, round(w * scale)))
-        return _resize(image, seg, hw, interpolation if scale < 1 else cv2.INTER_CUBIC)
+        return _resize(image, seg, hw, interpolation if scale < 1 else cv2.INTER_CUBIC, seg_like_image)
 
     return stage
 
 
-def _square_resize(size: int, interpolation: int = cv2.INTER_AREA) -> Stage:
+def _square_resize(size: int, interpolation: int = cv2.INTER_AREA, seg_like_image: bool = False) -> Stage:
     def stage(image, seg, rng):
         h, w = image.shape[:2]
         inter = interpolation if interpolation != cv2.INTER_AREA or (h >= size and w >= size) else cv2.INTER_CUBIC
-        return _resize(image, seg, (size, size), inter)
+        return _resize(image, seg, (size, size), inter, seg_like_image)
 
     return stage
 
@@ -119,34 +124,37 @@ def _polyphase(image, seg, rng):
     return image, None if seg is None else np.ascontiguousarray(seg[row::2, col::2])
 
 
-def _policy_stages(name: str, size: int, train: bool, color_jitter: float, flip: bool) -> list[Stage]:
+def _policy_stages(name: str, size: int, train: bool, color_jitter: float, flip: bool,
+                   seg_like_image: bool = False) -> list[Stage]:
     bilinear, nearest = cv2.INTER_LINEAR, LABEL_INTERPOLATION
     flips = [A.HorizontalFlip(p=0.5)] if train and flip else []
+    like = seg_like_image
     if name == "random_resized_crop":
         if not train:
-            return [_square_resize(size)]
+            return [_square_resize(size, seg_like_image=like)]
         ops = [A.RandomResizedCrop(size=(size, size), scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
-                                   interpolation=bilinear, mask_interpolation=nearest, p=1.0), *flips]
+                                   interpolation=bilinear, mask_interpolation=bilinear if like else nearest, p=1.0),
+               *flips]
         if color_jitter > 0:
             ops.append(A.ColorJitter(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter,
                                      hue=color_jitter, p=1.0))
         return [_albu(ops)]
     if name == "resize":
-        return [_square_resize(size)] + ([_albu(flips)] if flips else [])
+        return [_square_resize(size, seg_like_image=like)] + ([_albu(flips)] if flips else [])
     if name == "resize_crop":
         if not train:
-            return [_square_resize(size)]
-        return [_short_side_to(round(size * MADF_LOAD_RATIO)),
+            return [_square_resize(size, seg_like_image=like)]
+        return [_short_side_to(round(size * MADF_LOAD_RATIO), seg_like_image=like),
                 _albu([A.RandomCrop(size, size, p=1.0), *flips])]
     if name == "random_crop":
         crop = A.RandomCrop(size, size, p=1.0) if train else A.CenterCrop(size, size, p=1.0)
-        return [_upscale_short_side(size), _albu([crop, *flips])]
+        return [_upscale_short_side(size, seg_like_image=like), _albu([crop, *flips])]
     if name == "center_crop":
-        return [_short_side_to(size), _albu([A.CenterCrop(size, size, p=1.0), *flips])]
+        return [_short_side_to(size, seg_like_image=like), _albu([A.CenterCrop(size, size, p=1.0), *flips])]
     if name == "deepgin":
         if not train:
-            return [_square_resize(size, cv2.INTER_CUBIC)]
-        return [_square_resize(2 * size, cv2.INTER_CUBIC), _albu([A.RandomRotate90(p=1.0)]), _polyphase] + (
+            return [_square_resize(size, cv2.INTER_CUBIC, like)]
+        return [_square_resize(2 * size, cv2.INTER_CUBIC, like), _albu([A.RandomRotate90(p=1.0)]), _polyphase] + (
             [_albu(flips)] if flips else [])
     if name == "none":
         return [_albu(flips)] if flips else []
@@ -173,20 +181,25 @@ class CropPolicy:
         train: random training augmentation (True) or the deterministic evaluation transform (False).
         color_jitter: strength of ``random_resized_crop``'s ColorJitter (AOT-GAN: 0.05; 0 = off).
         flip: random horizontal flips when training (HiFill trains without: ``flip=False``).
+        seg: ``labels`` (an ``(H, W)`` label map, resampled nearest) or ``image`` (an ``(H, W, 3)`` colour map,
+            resampled with the image's interpolation: ``data.seg_encoding: ade_rgb``).
     """
 
     def __init__(self, name: str, image_size: int, train: bool, color_jitter: float = 0.05,
-                 flip: bool = True) -> None:
+                 flip: bool = True, seg: str = "labels") -> None:
         if name not in CROP_POLICIES:
             raise ValueError(f"unknown crop policy {name!r}; choose from {sorted(CROP_POLICIES)}")
         if image_size < 1:
             raise ValueError(f"image_size must be >= 1, got {image_size}")
-        self.name, self.image_size, self.train = name, int(image_size), bool(train)
-        self.stages = _policy_stages(name, self.image_size, self.train, color_jitter, flip)
+        if seg not in SEG_MODES:
+            raise ValueError(f"seg must be one of {SEG_MODES}, got {seg!r}")
+        self.name, self.image_size, self.train, self.seg = name, int(image_size), bool(train), seg
+        self.stages = _policy_stages(name, self.image_size, self.train, color_jitter, flip, seg == "image")
 
     def __call__(self, image: np.ndarray, seg: np.ndarray | None = None,
                  rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """``image`` ``(H, W, 3)`` uint8, ``seg`` ``(H, W)`` uint8 labels → the same, cropped/resized together."""
+        """``image`` ``(H, W, 3)`` uint8, ``seg`` ``(H, W)`` uint8 labels (or ``(H, W, 3)`` colours with
+        ``seg="image"``) → the same, cropped/resized together."""
         if seg is not None and seg.shape[:2] != image.shape[:2]:
             raise ValueError(f"image {image.shape[:2]} and label map {seg.shape[:2]} differ in size")
         rng = rng if rng is not None else np.random.default_rng()

@@ -48,9 +48,15 @@ def resolve_config_args(argv: Sequence[str]) -> list[str]:
 class InpaintCLI(LightningCLI):
     """LightningCLI with the suite's defaults: GAN-safe DDP and a stated precision."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        self.raw_args = list(kwargs.get("args") or [])
+        super().__init__(*args, **kwargs)
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         check_checkpoint_args(config)
+        if flag_value(self.raw_args, INIT_FROM_FLAGS) is None:  # on the command line: with_weights_options did it
+            check_weights_options(config)
         if "data" in config and config.data is not None and "dataset" in config.data:
             from datamodules.datasets import DATASETS
 
@@ -129,12 +135,79 @@ def _multi_device(devices, accelerator, num_nodes) -> bool:
     return False
 
 
+INIT_FROM_FLAGS = ("--model.init_from", "--model.init_args.init_from")
+
+
+def flag_value(args: Sequence[str], flags: Sequence[str]) -> str | None:
+    """The last value given to any of ``flags`` (``--flag value`` or ``--flag=value``), else None."""
+    value = None
+    for i, arg in enumerate(args):
+        for flag in flags:
+            if arg == flag and i + 1 < len(args):
+                value = args[i + 1]
+            elif arg.startswith(flag + "="):
+                value = arg.split("=", 1)[1]
+    return value
+
+
+def weights_model_args(path: str | None) -> dict:
+    """The model options a converted checkpoint states it needs (``inpaint_suite.model_init_args``, written by
+    ``inpaint-suite convert``); ``{}`` for our own checkpoints or an unreadable file (init_from reports that)."""
+    if not path or not Path(path).is_file():
+        return {}
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - the real load (init_from) names the problem
+        return {}
+    meta = state.get("inpaint_suite", {}) if isinstance(state, dict) else {}
+    return dict(meta.get("model_init_args") or {}) if isinstance(meta, dict) else {}
+
+
+def _cli_value(value) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def with_weights_options(args: list[str]) -> list[str]:
+    """``--model.init_from CONVERTED.ckpt`` brings the model options those weights need (HiFill's TF padding,
+    DeepGIN Track 2's colour seg input, ...): they are inserted right after the last ``--config``, so they override
+    the config while the user's own later ``--model.init_args.<name>`` flags still win."""
+    needed = weights_model_args(flag_value(args, INIT_FROM_FLAGS))
+    if not needed:
+        return args
+    flags = [f"--model.init_args.{key}={_cli_value(value)}" for key, value in needed.items()]
+    last_config = max((i for i, a in enumerate(args) if a == "--config" or a.startswith("--config=")), default=-1)
+    at = last_config + (1 if last_config >= 0 and args[last_config].startswith("--config=") else 2) \
+        if last_config >= 0 else 1  # args[0] is the subcommand
+    print("init_from: the converted weights need " + ", ".join(f"{k}={v}" for k, v in needed.items()))
+    return args[:at] + flags + args[at:]
+
+
+def check_weights_options(config) -> None:
+    """A converted checkpoint named in a YAML ``init_from`` (not seen by :func:`with_weights_options`) whose
+    required options the config contradicts is a usage error listing the flags to add."""
+    model = config.get("model") if "model" in config else None
+    init_args = model.get("init_args") if model is not None and "init_args" in model else None
+    if init_args is None or "init_from" not in init_args:
+        return
+    needed = weights_model_args(init_args.get("init_from"))
+    wrong = {k: v for k, v in needed.items() if k in init_args and init_args[k] != v}
+    if wrong:
+        have = ", ".join(f"{k}={init_args[k]}" for k in wrong)
+        flags = " ".join(f"--model.init_args.{k} {_cli_value(v)}" for k, v in wrong.items())
+        raise UsageError(f"{init_args.get('init_from')} was converted for other model options than the config's "
+                         f"({have}); these weights need: {flags}")
+
+
 def build_cli(argv: Sequence[str], run: bool = True) -> InpaintCLI:
     return InpaintCLI(
         InpaintingModule,
         InpaintDataModule,
         subclass_mode_model=True,
-        args=resolve_config_args(argv),
+        args=with_weights_options(resolve_config_args(argv)),
         run=run,
         save_config_kwargs={"overwrite": True},
         # errors raise ArgumentError (reported as one line by main) instead of printing the whole usage

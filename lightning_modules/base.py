@@ -32,6 +32,7 @@ from lightning_modules.schedule import LossSchedule, LossTerm
 UPDATE_ORDERS = ("d_then_g", "g_then_d", "simultaneous")
 VGG_RANDOM_SEED = 0  # vgg_weights="random": the frozen VGG is the same in every run and after every resume
 NAN_POLICIES = ("raise", "skip", "ignore")
+SEMANTIC_ENCODINGS = ("onehot", "ade_rgb")  # what batch["seg"] holds (see semantic_map)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -100,13 +101,17 @@ class InpaintingModule(L.LightningModule):
         loss_weights: override schedule weights by term name, e.g. ``{"style": 120}``.
         nan_policy: ``raise`` (stop, naming step and term; the last checkpoint is kept), ``skip`` the step, ``ignore``.
         semantic_channels: extra input channels of a semantic map (AIM Track 2: 52); 0 = RGB + mask only.
+        semantic_encoding: what ``batch["seg"]`` holds: ``onehot`` (float one-hot, ``data.seg_encoding: labels``) or
+            ``ade_rgb`` (the raw ADE20K ``*_seg.png`` colours as uint8, ``data.seg_encoding: ade_rgb``, scaled here to
+            [0, 1] like the official DeepGIN Track-2 ``ToTensor``; needs ``semantic_channels: 3``).
         vgg_weights: ``imagenet`` (torchvision URL / hub cache), ``random`` (tests, smoke runs) or a file path.
         test_metrics: metrics of the evaluation harness used by ``test``.
         eval_image: evaluate the ``composite`` (default) or the raw ``output``.
         evaluator_options: extra keyword arguments of ``evaluation.InpaintingEvaluator`` (e.g. ``weights_dir``,
             ``lpips_net``, ``ssim_preset``, ``fid_backend``).
-        init_from: a converted/trained checkpoint whose generator (and discriminator) weights initialise this model;
-            optimiser state starts fresh.
+        init_from: a converted/trained checkpoint whose generator (and discriminator) weights initialise this model
+            (``fit``: optimiser state starts fresh; ``test``/``validate``/``predict``: the weights evaluated). A
+            ``--ckpt_path`` takes precedence.
     """
 
     def __init__(
@@ -126,6 +131,7 @@ class InpaintingModule(L.LightningModule):
         loss_weights: dict[str, float] | None = None,
         nan_policy: str = "raise",
         semantic_channels: int = 0,
+        semantic_encoding: str = "onehot",
         vgg_weights: str = "imagenet",
         test_metrics: list[str] | None = None,
         eval_image: str = "composite",
@@ -143,6 +149,11 @@ class InpaintingModule(L.LightningModule):
             raise ValueError(f"generator_batch must be 'shared' or 'fresh', got {generator_batch!r}")
         if d_steps_per_g < 1:
             raise ValueError(f"d_steps_per_g must be >= 1, got {d_steps_per_g}")
+        if semantic_encoding not in SEMANTIC_ENCODINGS:
+            raise ValueError(f"semantic_encoding must be one of {SEMANTIC_ENCODINGS}, got {semantic_encoding!r}")
+        if semantic_encoding == "ade_rgb" and semantic_channels != 3:
+            raise ValueError(f"semantic_encoding ade_rgb feeds the 3 raw seg colour channels: it needs "
+                             f"semantic_channels: 3, got {semantic_channels}")
         self.automatic_optimization = False
         self.lr_g, self.lr_d = lr_g, lr_d
         self.betas_g, self.betas_d = tuple(betas_g), tuple(betas_d)
@@ -155,11 +166,13 @@ class InpaintingModule(L.LightningModule):
         self.loss_weights = dict(loss_weights or {})
         self.nan_policy = nan_policy
         self.semantic_channels = semantic_channels
+        self.semantic_encoding = semantic_encoding
         self.vgg_weights = vgg_weights
         self.test_metric_names = list(test_metrics or ["psnr", "ssim", "l1", "l1_hole"])
         self.eval_image = eval_image
         self.evaluator_options = dict(evaluator_options or {})
         self.init_from = init_from
+        self._init_from_loaded = False  # init_from is applied at the first setup only (see setup)
         self.generator: nn.Module | None = None
         self.discriminator: nn.Module | None = None
         self.ema: nn.Module | None = None
@@ -184,13 +197,32 @@ class InpaintingModule(L.LightningModule):
         return dict(BASE_LOSS_FUNCTIONS)
 
     def semantic_map(self, batch: dict[str, Any]) -> Tensor | None:
-        """The Track-2 map ``(B, S, H, W)`` in the image's dtype, or ``None`` when ``semantic_channels == 0``."""
+        """The Track-2 map ``(B, S, H, W)`` in the image's dtype, or ``None`` when ``semantic_channels == 0``.
+
+        ``semantic_encoding: onehot``: ``batch["seg"]`` is the float one-hot map, passed on. ``ade_rgb``: it is the
+        raw seg colours ``(B, 3, H, W)`` uint8, returned as ``seg / 255`` (the official ``ToTensor`` range [0, 1]).
+        A batch made for the other encoding (dtype or channel count) is refused, naming both options.
+        """
         if not self.semantic_channels:
             return None
         if "seg" not in batch:
             raise KeyError(f"{type(self).__name__} has semantic_channels={self.semantic_channels} but the batch "
                            "has no 'seg' map: enable `data.semantic: true`")
         seg = batch["seg"]
+        name = type(self).__name__
+        if self.semantic_encoding == "ade_rgb":
+            if seg.dtype != torch.uint8 or seg.shape[1] != 3:
+                raise ValueError(
+                    f"{name} has model.init_args.semantic_encoding=ade_rgb (raw seg colours, 3 uint8 channels) but "
+                    f"the batch's seg has {seg.shape[1]} {str(seg.dtype).replace('torch.', '')} channels: set "
+                    "data.seg_encoding: ade_rgb (data.seg_encoding: labels gives the 52-channel one-hot map of "
+                    "semantic_encoding: onehot)")
+            return seg.to(batch["image"].dtype) / 255
+        if seg.dtype == torch.uint8:
+            raise ValueError(
+                f"{name} has model.init_args.semantic_encoding=onehot but the batch's seg is uint8 raw colours "
+                f"({seg.shape[1]} channels, data.seg_encoding: ade_rgb): use data.seg_encoding: labels, or "
+                "model.init_args.semantic_encoding: ade_rgb with semantic_channels: 3 (converted DeepGIN Track 2)")
         if seg.shape[1] != self.semantic_channels:
             raise ValueError(f"{type(self).__name__} expects {self.semantic_channels} semantic channels, the batch "
                              f"has {seg.shape[1]} (data.dataset_options.other_channel?)")
@@ -212,7 +244,9 @@ class InpaintingModule(L.LightningModule):
         mask[..., size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1
         batch = {"image": image, "mask": mask, "index": torch.arange(batch_size),
                  "name": [f"example_{i}" for i in range(batch_size)], "mask_type": ["center_box"] * batch_size}
-        if self.semantic_channels:
+        if self.semantic_channels and self.semantic_encoding == "ade_rgb":
+            batch["seg"] = torch.zeros(batch_size, 3, size, size, dtype=torch.uint8)  # black = unlabelled
+        elif self.semantic_channels:
             seg = torch.zeros(batch_size, self.semantic_channels, size, size)
             seg[:, -1] = 1
             batch["seg"] = seg
@@ -438,8 +472,12 @@ class InpaintingModule(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         self._ensure_ema()
-        if self.init_from and stage == "fit" and self.trainer.ckpt_path is None:
+        # every stage: `test`/`validate`/`predict --model.init_args.init_from W` evaluate W (converted official
+        # weights carry no Lightning metadata, so they cannot be a --ckpt_path); a --ckpt_path wins when given.
+        # Once per module: `fit` then `test` on the same module (sweeps/trial.py) tests the trained weights.
+        if self.init_from and self.trainer.ckpt_path is None and not self._init_from_loaded:
             self.load_generator_weights(self.init_from)
+            self._init_from_loaded = True
 
     def load_generator_weights(self, path: str, state: Any = None) -> None:
         """Initialise G (and D when present) from ``path``: a Lightning checkpoint or a plain state dict,

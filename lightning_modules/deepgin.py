@@ -102,7 +102,9 @@ class DeepGIN(InpaintingModule):
 
     Architecture (Table 1 rows): ``stages`` (two_stage | coarse_only), ``resblock`` (std | dilated | spd),
     ``attention`` (none | sa | mssa), ``back_projection``. ``semantic_channels`` (base option) feeds a seg map to
-    G1 and G2 (AIM Track 2; official: 3 RGB-coded channels, project: 52 one-hot channels).
+    G1 and G2 (AIM Track 2; project: 52 one-hot channels; official ``rlct1/gin-sg``: the 3 raw ``*_seg.png``
+    colours in [0, 1], with ``semantic_channels: 3, semantic_encoding: ade_rgb`` and ``data.seg_encoding: ade_rgb``,
+    config ``deepgin_track2_official``).
 
     Schedule (generator steps): ``[0, warmup_steps)`` L1 only, generators only; then the full objective with D.
     LR: constant through the warm-up and ``lr_constant_steps`` more, then linear decay to 0 over ``lr_decay_steps``
@@ -193,12 +195,8 @@ class DeepGIN(InpaintingModule):
         """Outputs in [-1, 1]: ``output`` (I_out), ``coarse``, ``masked_input`` (white holes), and when present
         ``raw``, ``lr`` ((B, 3, H/4, W/4)); ``alpha`` stays in (0, 1)."""
         mask = batch["mask"]
-        seg = None
-        if self.semantic_channels:
-            if "seg" not in batch:
-                raise KeyError(f"DeepGIN has semantic_channels={self.semantic_channels} but the batch has no 'seg' "
-                               "map: enable `data.semantic: true`")
-            seg = batch["seg"].to(batch["image"].dtype)
+        # one-hot (project) or the official raw seg colours scaled to [0, 1] (semantic_encoding: ade_rgb)
+        seg = self.semantic_map(batch)
         image01 = to01(batch["image"])
         out = self._run(image01, mask, seg)
         output = out["output"]

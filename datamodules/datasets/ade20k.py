@@ -19,6 +19,9 @@ Splits:
 
 ``semantic=True`` adds ``seg`` (Track 2): the label map mapped to 51 classes + other, cropped/flipped/rotated
 together with the image. The full layout needs ``mapFromADE.txt`` (``ade_map=PATH`` or fetched and cached).
+With ``seg_encoding="ade_rgb"`` (full layout only) the item carries the ``*_seg.png``'s raw RGB instead
+(``seg_rgb``, B = instance ids included), resampled like the image: the input of the official DeepGIN Track-2
+weights (``rlct1/gin-sg``); no ``mapFromADE.txt`` is needed for it.
 """
 
 from __future__ import annotations
@@ -34,13 +37,19 @@ import numpy as np
 from datamodules.datasets.ade20k_labels import AIM_CLASS_INDICES, SegDecoder, parse_map_from_ade
 from datamodules.datasets.common import BadImageWarning, DatasetSetupError, ImageFileDataset, list_images
 from datamodules.datasets.remote_lists import cache_dir, read_int_list, read_name_list, resolve_list_file
-from datamodules.image_io import ImageReadError
+from datamodules.image_io import ImageReadError, read_rgb
 
 FULL_LAYOUT = ("ROOT/ADE20K_2016_07_26/images/{training,validation}/<letter>/<scene>/ADE_*.jpg with *_seg.png "
                "beside each image")
 SCENEPARSING_LAYOUT = ("ROOT/ADEChallengeData2016/images/{training,validation}/ADE_*.jpg and "
                        "ROOT/ADEChallengeData2016/annotations/{training,validation}/ADE_*.png")
 EVAL_FILTER_MIN_FRACTION = 0.9  # aim2020.md §3.2: ≥ 90 % of the pixels in the 51 classes
+
+
+def read_seg_colours(path: os.PathLike) -> np.ndarray:
+    """``(H, W, 3)`` uint8: an ADE20K full-release ``*_seg.png`` as stored (no EXIF rotation), as RGB, like the
+    official ``Image.open(path).convert('RGB')`` of ``rlct1/gin-sg``; raises :class:`ImageReadError`."""
+    return read_rgb(path, exif_transpose=False)
 
 
 def find_layout(root: Path, layout: str = "auto") -> tuple[str, Path]:
@@ -107,15 +116,20 @@ class ADE20KDataset(ImageFileDataset):
             raise ValueError(f"ade20k: {class_indices} lists {len(indices)} classes, the challenge has 51")
         self._aim_list, self._ade_map, self._indices = aim_list, ade_map, indices
         seg_files = [self._seg_path(base, f, part) for f in files]
-        needs_labels = semantic or (split != "train" and eval_filter)
+        seg_encoding = options.get("seg_encoding", "labels")
+        if semantic and seg_encoding == "ade_rgb" and self.layout_name != "full":
+            raise DatasetSetupError(f"ade20k: seg_encoding ade_rgb needs the raw *_seg.png colour maps of the full "
+                                    f"release ({FULL_LAYOUT}); {base} is the SceneParsing layout (ADE150 indices)")
+        needs_labels = (semantic and seg_encoding != "ade_rgb") or (split != "train" and eval_filter)
         decoder = self._decoder() if needs_labels else None
+        reader = read_seg_colours if semantic and seg_encoding == "ade_rgb" else decoder
 
         if split == "train" and subset == "aim2020":
             files, seg_files = self._restrict_to_aim_list(files, seg_files, image_dir)
         elif split != "train":
             files, seg_files = self._eval_part(files, seg_files, split, eval_filter, eval_split_seed, decoder)
         super().__init__(files, split=split, root=image_dir, layout=layout_text, image_size=image_size, crop=crop,
-                         semantic=semantic, seg_files=seg_files, seg_decoder=decoder, **options)
+                         semantic=semantic, seg_files=seg_files, seg_decoder=reader, **options)
 
     # ------------------------------------------------------------------------------------------------ pieces
     def _seg_path(self, base: Path, image: Path, part: str) -> Path:

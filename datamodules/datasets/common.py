@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 # How many files the setup probe tries before declaring a dataset unreadable.
 SETUP_PROBE_FILES = 16
+# data.seg_encoding: 51-class labels (one-hot on the device) or the raw ADE20K seg colours (official DeepGIN Track 2).
+SEG_ENCODINGS = ("labels", "ade_rgb")
 
 
 class BadImageWarning(UserWarning):
@@ -117,8 +119,10 @@ class ImageFileDataset(Dataset):
     """Base of every file-backed dataset: one image file (and optionally one label file) per item.
 
     Items: ``{"image": (3, S, S) float32 in [-1, 1], "index": int, "name": str}`` plus, with ``semantic=True``,
-    ``"seg_labels": (S, S) uint8`` labels 0..51 (0 = other), expanded by the DataModule into ``seg`` ``(52, S, S)`` one-hot (see :mod:`datamodules.datasets.ade20k_labels`). The size is the crop
-    policy's output (native size for ``crop="none"``).
+    ``"seg_labels": (S, S) uint8`` labels 0..51 (0 = other), expanded by the DataModule into ``seg`` ``(52, S, S)``
+    one-hot (see :mod:`datamodules.datasets.ade20k_labels`), or with ``seg_encoding="ade_rgb"`` ``"seg_rgb": (3, S, S)
+    uint8``, the raw colours of the seg file resampled like the image (the official DeepGIN Track-2 input). The size
+    is the crop policy's output (native size for ``crop="none"``).
 
     Args:
         files: image paths, in a fixed order (item ``i`` = ``files[i]`` before the ``length`` cap).
@@ -128,7 +132,9 @@ class ImageFileDataset(Dataset):
         image_size: square output side S.
         crop: training crop policy (:mod:`datamodules.transforms`); evaluation uses its deterministic counterpart.
         eval_crop: a different policy for val/test (default: ``crop``).
-        semantic: load ``seg_files`` through ``seg_decoder`` and add ``seg``.
+        semantic: load ``seg_files`` through ``seg_decoder`` and add ``seg_labels`` (or ``seg_rgb``).
+        seg_encoding: ``labels`` (``seg_decoder`` returns ``(H, W)`` labels, resampled nearest) or ``ade_rgb``
+            (it returns the ``(H, W, 3)`` raw colours, resampled like the image).
         length: keep a seeded random subset of this many files (all when ``None`` or larger).
         seed: seed of the subset and of evaluation-time randomness.
         other_channel: ``seg`` has an explicit "other" channel 0 (52 channels) or not (51).
@@ -145,7 +151,8 @@ class ImageFileDataset(Dataset):
                  semantic: bool = False, seg_files: Sequence[str | os.PathLike] | None = None,
                  seg_decoder: Callable[[os.PathLike], np.ndarray] | None = None,
                  length: int | None = None, seed: int = 0, other_channel: bool = True,
-                 color_jitter: float = 0.05, flip: bool = True, probe: bool = True) -> None:
+                 color_jitter: float = 0.05, flip: bool = True, probe: bool = True,
+                 seg_encoding: str = "labels") -> None:
         from datamodules.transforms import build_crop
 
         if split not in ("train", "val", "test", "predict"):
@@ -155,6 +162,8 @@ class ImageFileDataset(Dataset):
         if not len(files):
             raise DatasetSetupError(f"{self.kind}: no images for split {split!r} under {self.root}; "
                                     f"expected layout: {layout}")
+        if seg_encoding not in SEG_ENCODINGS:
+            raise ValueError(f"seg_encoding must be one of {SEG_ENCODINGS}, got {seg_encoding!r}")
         if semantic and (seg_files is None or seg_decoder is None):
             raise DatasetSetupError(f"{self.kind}: semantic=True but this dataset/layout has no semantic maps "
                                     f"(root {self.root})")
@@ -163,9 +172,11 @@ class ImageFileDataset(Dataset):
         self.seg_files = PathTable([seg_files[i] for i in keep]) if semantic else None
         self.seg_decoder = seg_decoder if semantic else None
         self.semantic, self.other_channel, self.seed, self.image_size = semantic, other_channel, seed, image_size
+        self.seg_encoding = seg_encoding
         policy = crop if self.train else (eval_crop or crop)
         self.crop_name = policy
-        self.transform = build_crop(policy, image_size, self.train, color_jitter=color_jitter, flip=flip)
+        self.transform = build_crop(policy, image_size, self.train, color_jitter=color_jitter, flip=flip,
+                                    seg="image" if seg_encoding == "ade_rgb" else "labels")
         # Shared memory: workers mark bad files, the main process (and the other workers) see it.
         self._bad = torch.zeros(len(self.files), dtype=torch.uint8).share_memory_()
         if probe:
@@ -223,7 +234,8 @@ class ImageFileDataset(Dataset):
         return np.random.default_rng() if self.train else np.random.default_rng([self.seed, index])
 
     def _read_image_and_seg(self, j: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """The image and (with ``semantic``) its ``(H, W)`` label map, brought to the same pixel grid.
+        """The image and (with ``semantic``) its ``(H, W)`` label map (``(H, W, 3)`` colours with ``ade_rgb``),
+        brought to the same pixel grid.
 
         Label maps are drawn on the *stored* pixel grid. When an image carries an EXIF rotation the displayed image no
         longer matches its labels, so such an image is read without the rotation (with a warning); any other size
@@ -257,7 +269,10 @@ class ImageFileDataset(Dataset):
         except (ValueError, cv2.error) as error:  # e.g. a degenerate size the resize cannot handle
             raise ImageReadError(self.files[j], f"cannot be cropped/resized: {error}") from error
         item = {"image": to_tensor_image(image), "index": j, "name": self.name_at(j)}
-        if seg is not None:
+        if seg is not None and self.seg_encoding == "ade_rgb":
+            # raw colours travel as uint8 too; the module scales them to [0, 1] (semantic_encoding: ade_rgb)
+            item["seg_rgb"] = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+        elif seg is not None:
             # labels travel as uint8 (1 byte/pixel instead of 52 floats); the DataModule expands them on the device
             item["seg_labels"] = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.uint8))
         return item

@@ -7,6 +7,12 @@ goes straight through the generator; any other size goes through Contextual Resi
 (:class:`networks.cra.ContextualResidualAggregation`): the generator runs at the base size and the high-frequency
 residual of the known region is aggregated into the hole at full resolution, streamed in tiles. Known pixels of the
 output are the input's, bit for bit.
+
+A model with a semantic input (AIM Track 2, ``semantic_channels > 0``) needs ``--seg SEG.png``: an ADE20K
+full-release ``*_seg.png`` (class = R/10*256 + G) of the photo's size, encoded as the model reads it: one-hot over
+the 51 AIM classes + other (``semantic_encoding: onehot``, through ``mapFromADE.txt``, ``--ade-map``) or the raw
+colours (``ade_rgb``: converted official DeepGIN Track 2). Through CRA the map is resized to the base size with
+nearest neighbour.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image", required=True, help="photo to inpaint (any size)")
     parser.add_argument("--mask", required=True, help="mask image, same size as the photo")
     parser.add_argument("--out", required=True, help="output PNG")
+    parser.add_argument("--seg", help="semantic map of the photo (ADE20K *_seg.png RGB encoding, same size); "
+                                      "required by a model with semantic input (AIM Track 2)")
+    parser.add_argument("--ade-map", help="mapFromADE.txt for a one-hot semantic model (default: cached/downloaded)")
     parser.add_argument("--method", help="method name (default: read from --config)")
     parser.add_argument("--config", help="packaged config name or YAML (default: the method's)")
     weights = parser.add_mutually_exclusive_group(required=True)
@@ -54,6 +63,42 @@ def read_mask(path: str, shape: tuple[int, int], polarity: str) -> np.ndarray:
         raise UsageError(f"mask {path} is {gray.shape[1]}x{gray.shape[0]} but the image is {shape[1]}x{shape[0]}")
     hole = gray >= 128 if polarity == "white" else gray < 128
     return hole.astype(np.float32)
+
+
+def read_seg(path: str, shape: tuple[int, int], encoding: str, channels: int,
+             ade_map: str | None = None) -> torch.Tensor:
+    """``--seg`` as the model reads it: ``(1, 3, H, W)`` uint8 raw colours (``ade_rgb``) or ``(1, C, H, W)`` float
+    one-hot over the AIM classes (``onehot``; C = 52 with "other", 51 without), the ADE datamodule's mapping."""
+    from datamodules.image_io import ImageReadError, read_rgb
+
+    try:
+        rgb = read_rgb(path, exif_transpose=False)  # label data: the stored pixel grid, as the datasets read it
+    except ImageReadError as error:
+        raise UsageError(f"--seg: {error}") from None
+    if rgb.shape[:2] != shape:
+        raise UsageError(f"--seg {path} is {rgb.shape[1]}x{rgb.shape[0]} but the image is {shape[1]}x{shape[0]}")
+    if encoding == "ade_rgb":
+        return torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].contiguous()
+    from datamodules.datasets.ade20k_labels import NUM_AIM_CLASSES, SegDecoder, one_hot, parse_map_from_ade
+    from datamodules.datasets.remote_lists import resolve_list_file
+
+    if channels not in (NUM_AIM_CLASSES, NUM_AIM_CLASSES + 1):
+        raise UsageError(f"the model takes {channels} one-hot semantic channels; --seg encodes the "
+                         f"{NUM_AIM_CLASSES} AIM classes (+ other): {NUM_AIM_CLASSES + 1} or {NUM_AIM_CLASSES}")
+    try:
+        map_file = resolve_list_file("mapFromADE.txt", ade_map, option="--ade-map")
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+    labels = SegDecoder("ade_full_rgb", parse_map_from_ade(map_file)).labels_from_array(rgb)
+    return one_hot(labels, NUM_AIM_CLASSES, other_channel=channels == NUM_AIM_CLASSES + 1)[None]
+
+
+def resize_seg(seg: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Nearest-neighbour (centre-aligned) resize of a seg map, keeping its dtype (labels/colours stay exact)."""
+    if tuple(seg.shape[-2:]) == tuple(size):
+        return seg
+    out = torch.nn.functional.interpolate(seg.float(), size=tuple(size), mode="nearest-exact")
+    return out.to(seg.dtype)
 
 
 def load_model(method: str | None, config: str | None, weights: str | None):
@@ -99,15 +144,26 @@ def main(argv: list[str], command: str = "predict") -> int:
         raise UsageError(str(error)) from None
     mask = read_mask(args.mask, photo.shape[:2], args.mask_polarity)
     model, cfg = load_model(args.method, args.config, None if args.random_weights else args.weights)
+    channels = int(getattr(model, "semantic_channels", 0) or 0)
+    encoding = getattr(model, "semantic_encoding", "onehot")
+    seg = None
+    if channels and not args.seg:
+        raise UsageError(f"this model has a semantic input (semantic_channels={channels}, semantic_encoding="
+                         f"{encoding}): give --seg SEG.png, the photo's ADE20K *_seg.png")
+    if args.seg and not channels:
+        raise UsageError("--seg given but this model has no semantic input (semantic_channels=0)")
+    if args.seg:
+        seg = read_seg(args.seg, photo.shape[:2], encoding, channels, args.ade_map).to(args.device)
     model.to(args.device)
     base = args.base_size or int(cfg.get("data", {}).get("image_size", 512))
     image = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(args.device)
     hole = torch.from_numpy(mask)[None, None].to(args.device)
 
     def generator(image_base: torch.Tensor, mask_base: torch.Tensor):
-        batch = model.example_batch(size=image_base.shape[-1], batch_size=1)
-        batch = {k: (v.to(args.device) if torch.is_tensor(v) else v) for k, v in batch.items()}
-        batch.update(image=image_base, mask=mask_base)
+        batch = {"image": image_base, "mask": mask_base, "name": [Path(args.image).stem], "mask_type": ["file"],
+                 "index": torch.zeros(1, dtype=torch.long, device=image_base.device)}
+        if seg is not None:  # the photo's own map; CRA runs the generator at the base size: nearest resize
+            batch["seg"] = resize_seg(seg, image_base.shape[-2:])
         return model.generate(batch)
 
     with torch.no_grad():

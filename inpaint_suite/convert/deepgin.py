@@ -6,8 +6,10 @@ The warm-up checkpoint (``checkpoints/warmup/``) has the Track 1 layout. Variant
 
 - ``track1`` / ``warmup``: ``ImageTinker2(input_nc=4)``; ours ``semantic_channels=0``;
 - ``track2``: ``input_nc=7``: the raw ADE20K ``*_seg.png`` read as RGB in [0, 1] is concatenated to G1's and
-  G2's inputs (official order ``[image, mask, seg]``); ours ``semantic_channels=3`` with that colour map as ``seg``.
-  NOT the project's 52-channel one-hot: the B channel holds instance ids, so no exact one-hot weight fold exists.
+  G2's inputs (official order ``[image, mask, seg]``); ours ``semantic_channels=3, semantic_encoding=ade_rgb``
+  (recorded in ``model_init_args``) with that colour map as ``seg`` (``data.seg_encoding: ade_rgb``, ``predict
+  --seg``, config ``deepgin_track2_official``). NOT the project's 52-channel one-hot: the B channel holds instance
+  ids, so no exact one-hot weight fold exists.
 
 Generator renames (all 1:1, no tensor transform):
 
@@ -140,8 +142,11 @@ def discriminator_layout(state: dict) -> str:
 
 
 def model_args(variant: str = "track1") -> dict[str, Any]:
-    return {"stages": "two_stage", "resblock": "spd", "attention": "mssa", "back_projection": True,
+    args = {"stages": "two_stage", "resblock": "spd", "attention": "mssa", "back_projection": True,
             "semantic_channels": 3 if input_channels(variant) == 7 else 0}
+    if variant == "track2":  # the raw *_seg.png colours (uint8 in the batch, [0, 1] in the network)
+        args["semantic_encoding"] = "ade_rgb"
+    return args
 
 
 def extract_state(obj: Any, role: str, where: str) -> dict:

@@ -336,6 +336,108 @@ def test_track2_maps_stay_pixel_aligned_with_random_crops(ade_tmp):
     assert item["image"].shape[-2:] == item["seg_labels"].shape
 
 
+def _no_map_needed(monkeypatch):
+    """``ade_rgb`` reads the seg colours as they are: fetching mapFromADE.txt would be a bug."""
+    import datamodules.datasets.ade20k as ade20k
+
+    def refuse(name, *args, **kwargs):
+        raise AssertionError(f"{name} must not be needed with seg_encoding ade_rgb")
+
+    monkeypatch.setattr(ade20k, "resolve_list_file",
+                        lambda name, *a, **k: refuse(name) if name == "mapFromADE.txt" else resolve_list_file(
+                            name, *a, **k))
+
+
+def test_ade_rgb_seg_colours_stay_aligned_with_random_crops_and_flips(ade_tmp, monkeypatch):
+    """``seg_encoding="ade_rgb"``: ``seg_rgb`` is the raw ``*_seg.png`` RGB (B = instances included), cut and flipped
+    exactly like the image (no resampling at native scale)."""
+    _no_map_needed(monkeypatch)
+    train = build_dataset("ade20k", "train", root=str(ade_tmp["root"]), image_size=48, semantic=True,
+                          seg_encoding="ade_rgb", aim_list=ade_tmp["aim_list"], crop="random_crop")
+    j = train.names.index("ADE_train_00000976")
+    full = read_rgb(train.files[j])
+    colours = np.asarray(Image.open(train.seg_files[j]).convert("RGB"))  # the official reading
+    seen_flip = set()
+    for _ in range(8):
+        item = train[j]
+        assert "seg_labels" not in item
+        assert item["seg_rgb"].shape == (3, 48, 48) and item["seg_rgb"].dtype == torch.uint8
+        y, x, flipped = _find_crop(full, _to_uint8(item["image"]))
+        expected = colours[y: y + 48, x: x + 48]
+        expected = expected[:, ::-1] if flipped else expected
+        assert np.array_equal(item["seg_rgb"].permute(1, 2, 0).numpy(), expected)
+        seen_flip.add(flipped)
+    assert seen_flip == {False, True}
+    full_eval = build_dataset("ade20k", "val", root=str(ade_tmp["root"]), semantic=True, seg_encoding="ade_rgb",
+                              crop="none")
+    item = full_eval[0]
+    k = full_eval.names.index(item["name"])
+    stored = np.asarray(Image.open(full_eval.seg_files[k]).convert("RGB"))
+    assert np.array_equal(item["seg_rgb"].permute(1, 2, 0).numpy(), stored)
+
+
+def test_ade_rgb_seg_colours_follow_the_deepgin_policy_like_the_image(ade_tmp, monkeypatch):
+    """``crop="deepgin"`` (resize 2S bicubic, rot90, 2x2 polyphase, flip): the colours take every step the image
+    takes, the resize included (bicubic, as gin-sg's loader resizes the seg PNG), not the labels' nearest."""
+    _no_map_needed(monkeypatch)
+    size = 32
+    train = build_dataset("ade20k", "train", root=str(ade_tmp["root"]), image_size=size, semantic=True,
+                          seg_encoding="ade_rgb", aim_list=ade_tmp["aim_list"], crop="deepgin")
+    j = train.names.index("ADE_train_00000985")
+    big = cv2.resize(read_rgb(train.files[j]), (2 * size, 2 * size), interpolation=cv2.INTER_CUBIC)
+    colours = np.asarray(Image.open(train.seg_files[j]).convert("RGB"))
+    big_seg = cv2.resize(colours, (2 * size, 2 * size), interpolation=cv2.INTER_CUBIC)
+
+    def candidates(array):
+        for k in range(4):
+            for row, col in ((0, 0), (1, 1), (1, 0), (0, 1)):
+                for flipped in (False, True):
+                    out = np.rot90(array, k)[row::2, col::2]
+                    yield (k, row, col, flipped), (out[:, ::-1] if flipped else out)
+
+    seen = set()
+    for _ in range(6):
+        item = train[j]
+        image, seg = _to_uint8(item["image"]), item["seg_rgb"].permute(1, 2, 0).numpy()
+        found = [key for key, cand in candidates(big) if np.array_equal(cand, image)]
+        assert len(found) == 1, found
+        expected = dict(candidates(big_seg))[found[0]]
+        assert np.array_equal(seg, expected)
+        seen.add(found[0])
+    palette = {tuple(c) for c in colours.reshape(-1, 3)}
+    assert any(tuple(c) not in palette for c in seg.reshape(-1, 3))  # bicubic mixes colours at class borders
+    assert len(seen) > 1
+
+
+def test_ade_rgb_needs_the_full_release_layout(tmp_path):
+    base = tmp_path / "ADEChallengeData2016"
+    for part in ("images", "annotations"):
+        (base / part / "training").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(base / "images/training/ADE_train_00000001.jpg")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(base / "annotations/training/ADE_train_00000001.png")
+    with pytest.raises(DatasetSetupError, match="seg_encoding ade_rgb.*full"):
+        build_dataset("ade20k", "train", root=str(tmp_path), semantic=True, seg_encoding="ade_rgb", subset="all")
+
+
+def test_datamodule_batches_ade_rgb_seg_with_three_masks_per_image(ade_tmp, monkeypatch):
+    from datamodules.datamodule import InpaintDataModule
+
+    _no_map_needed(monkeypatch)
+    dm = InpaintDataModule(dataset="ade20k", data_root=str(ade_tmp["root"]), image_size=32, crop="deepgin",
+                           batch_size=2, num_workers=0, semantic=True, seg_encoding="ade_rgb", masks="aim_box",
+                           masks_per_image=["aim_box", "aim_cellular_automata", "aim_free_form"],
+                           dataset_options={"aim_list": ade_tmp["aim_list"]})
+    dm.setup("fit")
+
+    class Trainer:  # what on_after_batch_transfer reads
+        training, current_epoch = True, 0
+
+    dm.trainer = Trainer()
+    batch = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert batch["seg"].shape == (6, 3, 32, 32) and batch["seg"].dtype == torch.uint8
+    assert torch.equal(batch["seg"][0], batch["seg"][2]) and batch["mask"].shape == (6, 1, 32, 32)
+
+
 def test_sceneparsing_layout(tmp_path):
     base = tmp_path / "ADEChallengeData2016"
     for part, prefix in (("training", "ADE_train"), ("validation", "ADE_val")):

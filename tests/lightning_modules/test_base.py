@@ -183,6 +183,27 @@ def test_base_rejects_bad_options():
         InpaintingModule(nan_policy="pray")
 
 
+def test_semantic_encoding_ade_rgb_scales_raw_colours_and_refuses_the_other_encoding():
+    """``semantic_encoding: ade_rgb`` reads ``seg`` as uint8 colours → ``seg / 255`` (official ``ToTensor``); a batch
+    made for the other encoding is refused with both option names, in either direction."""
+    batch = make_batch(2, 16)
+    colours = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    rgb_model = tiny(semantic_channels=3, semantic_encoding="ade_rgb")
+    assert torch.equal(rgb_model.semantic_map({**batch, "seg": colours}), colours.float() / 255)
+    assert rgb_model.generate({**batch, "seg": colours})["output"].shape == (2, 3, 16, 16)
+    assert rgb_model.example_batch(16)["seg"].dtype == torch.uint8
+    onehot = make_batch(2, 16, semantic_channels=52)["seg"]
+    with pytest.raises(ValueError, match="(?s)semantic_encoding=ade_rgb.*52 float32.*data.seg_encoding: ade_rgb"):
+        rgb_model.semantic_map({**batch, "seg": onehot})
+    onehot_model = tiny(semantic_channels=52)
+    with pytest.raises(ValueError, match="(?s)semantic_encoding=onehot.*uint8.*data.seg_encoding: ade_rgb"):
+        onehot_model.semantic_map({**batch, "seg": colours})
+    with pytest.raises(ValueError, match="semantic_channels: 3"):
+        tiny(semantic_channels=52, semantic_encoding="ade_rgb")
+    with pytest.raises(ValueError, match="semantic_encoding"):
+        tiny(semantic_channels=3, semantic_encoding="rgb")
+
+
 def test_init_from_loads_generator_and_discriminator(tmp_path):
     source = tiny()
     torch.save({"state_dict": source.state_dict()}, tmp_path / "w.ckpt")
@@ -193,6 +214,24 @@ def test_init_from_loads_generator_and_discriminator(tmp_path):
     torch.save({"generator.bogus": torch.zeros(1)}, tmp_path / "bad.pth")
     with pytest.raises(KeyError, match="bad.pth"):
         target.load_generator_weights(str(tmp_path / "bad.pth"))
+
+
+def test_init_from_also_sets_the_weights_that_validate_and_test_evaluate(tmp_path):
+    """Converted official checkpoints have no Lightning metadata (no --ckpt_path): ``init_from`` is how ``test``
+    evaluates them, so it must apply outside ``fit`` too."""
+    source = tiny()
+    torch.save({"state_dict": source.state_dict()}, tmp_path / "w.ckpt")
+    target = tiny(init_from=str(tmp_path / "w.ckpt"))
+    trainer(tmp_path, limit_val_batches=1).validate(target, loader(n=2), verbose=False)
+    for a, b in zip(source.generator.state_dict().values(), target.generator.state_dict().values()):
+        assert torch.equal(a, b)
+    # fit then evaluate the same module (sweeps/trial.py): the trained weights are evaluated, not init_from again
+    t = trainer(tmp_path, max_steps=1, limit_val_batches=1)
+    t.fit(target, loader(n=2))
+    trained = {k: v.clone() for k, v in target.generator.state_dict().items()}
+    assert any(not torch.equal(trained[k], v) for k, v in source.generator.state_dict().items())
+    t.validate(target, loader(n=2), verbose=False)
+    assert all(torch.equal(trained[k], v) for k, v in target.generator.state_dict().items())
 
 
 def test_fresh_generator_batches_take_k_plus_one_batches_per_cycle():

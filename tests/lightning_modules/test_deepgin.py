@@ -352,6 +352,23 @@ def test_configs_schedule_and_tracks():
     assert smoke["data"]["dataset"] == "sample" and smoke["trainer"]["max_steps"] == 3
 
 
+def test_official_track2_config_is_aim_track2_with_the_raw_seg_colours():
+    """``deepgin_track2_official`` (converted gin-sg weights): the 3-channel raw colour map on both sides, the GAN
+    stage from step 0; data, masks and test-time extras as ``aim_track2``."""
+    from inpaint_suite.convert import converter
+
+    official, t2 = _yaml("deepgin_track2_official.yaml"), _yaml("aim_track2.yaml")
+    m = official["model"]["init_args"]
+    track2_args = converter("deepgin").model_args("track2")
+    assert {k: m[k] for k in track2_args} == track2_args  # what the converted checkpoint records
+    assert (m["semantic_channels"], m["semantic_encoding"], m["warmup_steps"]) == (3, "ade_rgb", 0)
+    assert official["data"]["seg_encoding"] == "ade_rgb" and official["data"]["semantic"] is True
+    assert {k: v for k, v in official["data"].items() if k != "seg_encoding"} == t2["data"]
+    for key in ("self_ensemble", "post_blur", "grad_clip_g", "lr_decay_interval", "lr_constant_steps"):
+        assert m[key] == t2["model"]["init_args"][key], key
+    assert official["trainer"]["max_steps"] == 100 * 2582
+
+
 def test_sweep_files_use_existing_options_and_keep_lost_numbers_null():
     from inpaint_suite.config import init_arg_names
     from lightning_modules import method_class

@@ -147,3 +147,43 @@ def test_discriminator_flag_is_refused(tmp_path, hifill_checkpoint, variant, cap
     prefix, _ = hifill_checkpoint
     assert convert_to(tmp_path, prefix, "--variant", variant, "--discriminator", prefix)[0] == 2
     assert "one checkpoint holds both networks" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ fine-tuning
+def test_fit_from_converted_weights_brings_their_model_options(tmp_path, hifill_checkpoint, capsys):
+    """``fit --model.init_from CONVERTED`` applies the options the weights state (TF padding/resize, code attention,
+    the 512-px critic) over the config, starts G and D from the converted values, and trains."""
+    prefix, _ = hifill_checkpoint
+    code, weights = convert_to(tmp_path, prefix)
+    assert code == 0
+    ckpt_dir = tmp_path / "ck"
+    code = main(["fit", "--config", "hifill_smoke", "--model.init_from", str(weights), "--data.image_size", "512",
+                 "--data.batch_size", "1", "--trainer.max_steps", "1", "--trainer.default_root_dir", str(tmp_path),
+                 "--trainer.val_check_interval", "1", "--trainer.limit_val_batches", "0",
+                 "--trainer.enable_checkpointing", "true", "--trainer.callbacks+=ModelCheckpoint",
+                 f"--trainer.callbacks.dirpath={ckpt_dir}", "--trainer.callbacks.every_n_train_steps=1"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "init_from: the converted weights need" in out and "padding=tf_same" in out
+    saved = torch.load(next(ckpt_dir.glob("*.ckpt")), map_location="cpu", weights_only=False)
+    hparams = saved["hyper_parameters"]
+    assert (hparams["padding"], hparams["resize"], hparams["attention_mask_mode"]) == ("tf_same", "tf1_legacy", "code")
+    assert hparams["image_size"] == 512
+    start = torch.load(weights, weights_only=True)["state_dict"]
+    after = saved["state_dict"]
+    # (random official values vanish through the 26 coarse layers, so check layers near the losses)
+    for key in ("generator.refine.to_rgb.conv.feature.weight", "discriminator.linear.weight"):
+        change = (after[key] - start[key]).abs().max().item()
+        assert 0 < change < 0.1 * start[key].abs().max().item(), key  # started there, then took a step
+
+
+def test_yaml_init_from_with_contradicting_options_is_refused(tmp_path, hifill_checkpoint, capsys):
+    prefix, _ = hifill_checkpoint
+    code, weights = convert_to(tmp_path, prefix)
+    assert code == 0
+    config = tmp_path / "finetune.yaml"
+    config.write_text(f"model:\n  init_args:\n    init_from: {weights}\n")
+    code = main(["fit", "--config", "hifill_smoke", "--config", str(config), "--trainer.max_steps", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--model.init_args.padding tf_same" in err and str(weights) in err
