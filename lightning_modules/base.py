@@ -310,19 +310,41 @@ class InpaintingModule(L.LightningModule):
             total = outputs["output"].sum() * 0.0
         return total, values
 
-    def _check_finite(self, optimizer: str, total: Tensor, values: dict[str, Tensor]) -> bool:
-        """True if the step may proceed. One host sync per optimiser step; the culprit is named only on failure."""
-        if self.nan_policy == "ignore" or bool(torch.isfinite(total)):
+    def _check_finite(self, optimizer: str, opt, total: Tensor, values: dict[str, Tensor]) -> bool:
+        """True if ``opt`` may step: its loss and its gradients are finite. Gradients are checked too because a
+        finite loss can still give inf/NaN gradients (an overflow inside backward, a sqrt at 0). Under DDP the
+        gradients are already all-reduced and the decision is reduced over ranks, so every rank skips or raises
+        together. One host sync per optimiser step; the culprit is named only on failure."""
+        if self.nan_policy == "ignore":
             return True
-        bad = [f"{name}={v.item()}" for name, v in values.items() if not torch.isfinite(v)]
+        bad = ~torch.isfinite(total.detach())
+        grads = [p.grad for group in opt.param_groups for p in group["params"] if p.grad is not None]
+        if grads:
+            bad = bad | ~torch.isfinite(torch.nn.utils.get_total_norm(grads, error_if_nonfinite=False))
+        decision = bool(bad)
+        if self._trainer is not None and self.trainer.world_size > 1:
+            decision = self.trainer.strategy.reduce_boolean_decision(decision, all=False)
+        if not decision:
+            return True
+        culprits = [f"{name}={v.item()}" for name, v in values.items() if not torch.isfinite(v)]
+        if not culprits and bool(torch.isfinite(total)):
+            culprits = [f"gradients of {name}" for name in self._nonfinite_grad_names(opt)[:3]] \
+                or ["another rank's loss or gradients"]
+            culprits[0] = f"loss finite (total={total.item():.4g}) but non-finite " + culprits[0]
         message = (f"non-finite {optimizer} loss at generator step {self.global_step}: "
-                   f"{', '.join(bad) or 'total=' + str(total.item())}")
+                   f"{', '.join(culprits) or 'total=' + str(total.item())}")
+        opt.zero_grad(set_to_none=True)
         if self.nan_policy == "raise":
             raise NonFiniteLossError(message + " (set model.init_args.nan_policy=skip to skip such steps; "
                                      "the last checkpoint is kept)")
         self.skipped_steps += 1
         self.print(f"skipping step: {message}")
         return False
+
+    def _nonfinite_grad_names(self, opt) -> list[str]:
+        own = {id(p) for group in opt.param_groups for p in group["params"]}
+        return [name for name, p in self.named_parameters()
+                if id(p) in own and p.grad is not None and not bool(torch.isfinite(p.grad).all())]
 
     # ------------------------------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
@@ -357,31 +379,34 @@ class InpaintingModule(L.LightningModule):
             for p, flag in zip(module.parameters(), flags):
                 p.requires_grad_(flag)
 
-    def _backward(self, optimizer: str, opt, outputs, batch, cache) -> dict[str, Tensor] | None:
-        """Compute and back-propagate one optimiser's losses. Returns the logged values, or None if skipped."""
+    def _backward(self, optimizer: str, opt, outputs, batch, cache) -> dict[str, Tensor]:
+        """Compute and back-propagate one optimiser's losses; returns the logged values (``total`` included).
+        A non-finite loss is back-propagated too (every DDP rank must join the all-reduce); :meth:`_step` decides."""
         frozen = self.discriminator if optimizer == "generator" else None
         with self._frozen(frozen):
             total, values = self.compute_losses(optimizer, outputs, batch, cache)
-            if not self._check_finite(optimizer, total, values):
-                opt.zero_grad(set_to_none=True)
-                return None
             opt.zero_grad(set_to_none=True)
             if total.requires_grad:
                 self.manual_backward(total)
         values["total"] = total.detach()
         return values
 
-    def _step(self, optimizer: str, opt) -> None:
+    def _step(self, optimizer: str, opt, values: dict[str, Tensor]) -> bool:
+        """Clip and step ``opt`` unless its loss or gradients are non-finite (``nan_policy``). True if stepped."""
+        if not self._check_finite(optimizer, opt, values["total"], values):
+            return False
         if all(p.grad is None for group in opt.param_groups for p in group["params"]):
-            return  # no active term produced gradients (e.g. D during a warm-up): nothing to step
+            return False  # no active term produced gradients: nothing to step
         clip = self.grad_clip_g if optimizer == "generator" else self.grad_clip_d
         if clip is not None:
             self.clip_gradients(opt, gradient_clip_val=clip, gradient_clip_algorithm="norm")
         opt.step()
+        return True
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         opt_g, opt_d = self._optimizers()
-        has_d = opt_d is not None and self.schedule.uses("discriminator")
+        # D takes part only while one of its terms is active (not during a warm-up): no empty D steps are counted
+        has_d = opt_d is not None and bool(self.schedule.active(self.global_step, "discriminator"))
         k = self.d_steps_per_g
         do_d = has_d
         if not has_d:
@@ -400,15 +425,13 @@ class InpaintingModule(L.LightningModule):
 
         def d_update() -> None:
             values = self._backward("discriminator", opt_d, d_outputs, batch, {})
-            if values is not None:
-                self._step("discriminator", opt_d)
+            if self._step("discriminator", opt_d, values):
                 logs.update({f"train/d/{k}": v for k, v in values.items()})
             self.d_step_count += 1
 
         def g_update() -> None:
             values = self._backward("generator", opt_g, outputs, batch, {})
-            if values is not None:
-                self._step("generator", opt_g)
+            if self._step("generator", opt_g, values):
                 self._update_ema()
                 logs.update({f"train/g/{k}": v for k, v in values.items()})
 
@@ -425,12 +448,10 @@ class InpaintingModule(L.LightningModule):
         else:  # simultaneous: both losses from the same (pre-update) D, then both steps
             d_values = self._backward("discriminator", opt_d, d_outputs, batch, {})
             g_values = self._backward("generator", opt_g, outputs, batch, {}) if do_g else None
-            if d_values is not None:
-                self._step("discriminator", opt_d)
+            if self._step("discriminator", opt_d, d_values):
                 logs.update({f"train/d/{k}": v for k, v in d_values.items()})
             self.d_step_count += 1
-            if g_values is not None:
-                self._step("generator", opt_g)
+            if g_values is not None and self._step("generator", opt_g, g_values):
                 self._update_ema()
                 logs.update({f"train/g/{k}": v for k, v in g_values.items()})
         if logs:

@@ -117,6 +117,12 @@ class DeepGIN(InpaintingModule):
 
     Test-time (official challenge script, off by default): ``self_ensemble`` (x5 geometric: id, rot90/180/270,
     h-flip, averaging ``I_out``), ``post_blur`` (bicubic x0.5 then x2 of ``I_out`` before compositing).
+
+    ``d_spectral_norm``: ``"pytorch"`` (default: PyTorch's spectral-norm parametrization, power iteration
+    ``u = Wv`` then ``v = W^T u``, in training mode only) or ``"official"`` (the released wrapper: ``v = W^T u``
+    then ``u = Wv``, in eval mode too). Same weights and state-dict keys; ``inpaint-suite convert deepgin`` sets
+    ``"official"`` so that converted weights score exactly as the official D (from the same stored u/v the two
+    orders give different sigmas until u/v have converged).
     """
 
     def __init__(
@@ -147,6 +153,7 @@ class DeepGIN(InpaintingModule):
         lr_decay_interval: int = 6_750,
         self_ensemble: bool = False,
         post_blur: bool = False,
+        d_spectral_norm: str = "pytorch",
         lr_g: float = 1e-4,
         lr_d: float = 4e-4,
         betas_g: tuple[float, float] = (0.5, 0.999),
@@ -185,7 +192,8 @@ class DeepGIN(InpaintingModule):
         self.generator = DeepGINGenerator(stages=stages, resblock=resblock, attention=attention,
                                           back_projection=back_projection, semantic_channels=self.semantic_channels,
                                           small_init=small_init)
-        self.discriminator = MultiScaleDiscriminator(in_channels=6) if adversarial else None
+        self.discriminator = (MultiScaleDiscriminator(in_channels=6, spectral_norm=d_spectral_norm)
+                              if adversarial else None)
 
     # ------------------------------------------------------------------------------------------ generator
     def _run(self, image01: Tensor, mask: Tensor, seg: Tensor | None) -> dict[str, Tensor]:

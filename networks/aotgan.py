@@ -30,7 +30,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm
+
+from networks.spectral_norm import spectral_norm
 
 RESIDUAL_MODES = ("gated", "identity", "conv1x1", "gatedconv")
 GATE_NORMS = ("code", "none")
@@ -230,7 +231,8 @@ class AOTDiscriminator(nn.Module):
     """70x70 PatchGAN with spectral norm (the official code's layout, spec §3.1).
 
     ``(B, 3, H, W)`` in [-1, 1] -> raw score map ``(B, 1, H/8 - 2, W/8 - 2)`` (30x30 at 256, 62x62 at 512).
-    Spectral norm (1 power iteration) on the first four convs, which have no bias; no normalisation layers.
+    Spectral norm (1 power iteration per training forward, in the official hook API's order: see
+    :mod:`networks.spectral_norm`, kind ``hook``) on the first four convs, which have no bias; no normalisation layers.
     The score's meaning (realness / hole-ness) is set by the loss, not here.
 
     ``layout="paper"`` reads the paper's "four layers of convolutions with stride as two" literally: the 4th SN
@@ -248,7 +250,7 @@ class AOTDiscriminator(nn.Module):
         for cin, cout, stride in zip(widths[:-1], widths[1:], strides):
             conv = nn.Conv2d(cin, cout, 4, stride=stride, padding=1, bias=False)
             init_conv_weights(conv)  # before spectral norm, so u/v are initialised from the final weight
-            layers += [spectral_norm(conv), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [spectral_norm(conv, "hook"), nn.LeakyReLU(0.2, inplace=True)]
         head = nn.Conv2d(widths[-1], 1, 4, stride=1, padding=1)
         init_conv_weights(head)
         layers.append(head)

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from networks.spectral_norm import spectral_norm
+
 RESBLOCKS = ("std", "dilated", "spd")
 ATTENTIONS = ("none", "sa", "mssa")
 STAGES = ("two_stage", "coarse_only")
@@ -315,21 +317,39 @@ class DeepGINGenerator(nn.Module):
 # ----------------------------------------------------------------------------------------------------------------------
 # discriminator
 # ----------------------------------------------------------------------------------------------------------------------
+SPECTRAL_NORMS = ("pytorch", "official")
+
+
+def spectral_norm_conv(conv: nn.Conv2d, kind: str = "pytorch") -> nn.Conv2d:
+    """``conv`` with a spectrally normalised weight: ``"pytorch"`` = ``nn.utils.parametrizations.spectral_norm``
+    (1 power iteration per training forward, none in eval), ``"official"`` = the pix2pixHD wrapper of the released
+    code (:mod:`networks.spectral_norm`, kind ``pix2pixhd``: v first, also in eval)."""
+    if kind not in SPECTRAL_NORMS:
+        raise ValueError(f"spectral_norm must be one of {SPECTRAL_NORMS}, got {kind!r}")
+    return spectral_norm(conv, "pix2pixhd" if kind == "official" else "pytorch")
+
+
 class PatchDiscriminator(nn.Module):
     """Spectral-norm PatchGAN (official ``NLayerDiscriminator``, n_layers=2, ndf=64, zero pad 2, kernel 4).
 
     ``(B, in_channels, H, W) -> (B, 256, ~H/4 + 3, ~W/4 + 3)`` raw scores (67x67 for 256 input), no sigmoid.
     1,710,784 trainable parameters for ``in_channels=6`` (SN u/v are buffers).
+
+    ``spectral_norm``: ``"pytorch"`` (default; PyTorch's parametrization: one power iteration per training forward,
+    an eval forward has no side effect) or ``"official"`` (:mod:`networks.spectral_norm` ``pix2pixhd``: the released code's order
+    of the power iteration, also run in eval mode; set by ``inpaint-suite convert deepgin`` so that converted
+    weights score exactly as the official D). Same parameters, buffers and state-dict keys either way.
     """
 
-    def __init__(self, in_channels: int = 6, ndf: int = 64):
+    def __init__(self, in_channels: int = 6, ndf: int = 64, spectral_norm: str = "pytorch"):
         super().__init__()
-        sn = nn.utils.parametrizations.spectral_norm  # one power iteration per forward, like the official wrapper
+        if spectral_norm not in SPECTRAL_NORMS:
+            raise ValueError(f"spectral_norm must be one of {SPECTRAL_NORMS}, got {spectral_norm!r}")
         chans = [in_channels, ndf, ndf * 2, ndf * 4, ndf * 4]
         strides = [2, 2, 1, 1]
         layers: list[nn.Module] = []
         for i, s in enumerate(strides):
-            layers.append(sn(nn.Conv2d(chans[i], chans[i + 1], 4, stride=s, padding=2)))
+            layers.append(spectral_norm_conv(nn.Conv2d(chans[i], chans[i + 1], 4, stride=s, padding=2), spectral_norm))
             if i < len(strides) - 1:
                 layers.append(nn.LeakyReLU(0.2, inplace=True))
         self.net = nn.Sequential(*layers)
@@ -351,13 +371,14 @@ class MultiScaleDiscriminator(nn.Module):
     """Conditional D at ``num_scales`` scales (official ``MultiscaleDiscriminator``, num_D=2).
 
     Input ``concat[I_in, X]`` ``(B, 6, H, W)`` in [0, 1]; scale k sees the input average-pooled k times
-    (AvgPool 3, stride 2, pad 1, count_include_pad=False). Returns a list of score maps, full scale first.
-    3,421,568 trainable parameters for two scales.
+    (AvgPool 3, stride 2, pad 1, count_include_pad=False). Returns a list of score maps, full scale first (the
+    official forward runs ``layer{num_D-1-i}`` on the i-th input: its ``layer1`` is our ``scales.0``).
+    3,421,568 trainable parameters for two scales. ``spectral_norm``: see :class:`PatchDiscriminator`.
     """
 
-    def __init__(self, in_channels: int = 6, ndf: int = 64, num_scales: int = 2):
+    def __init__(self, in_channels: int = 6, ndf: int = 64, num_scales: int = 2, spectral_norm: str = "pytorch"):
         super().__init__()
-        self.scales = nn.ModuleList(PatchDiscriminator(in_channels, ndf) for _ in range(num_scales))
+        self.scales = nn.ModuleList(PatchDiscriminator(in_channels, ndf, spectral_norm) for _ in range(num_scales))
         self.down = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
 
     def _inputs(self, x: torch.Tensor) -> list[torch.Tensor]:

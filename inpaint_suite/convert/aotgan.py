@@ -10,8 +10,11 @@ Renames (no tensor transform is needed):
   ``middle.{i}.fuse.1`` / ``middle.{i}.gate.1`` -> ``blocks.{i}.fuse.1`` / ``blocks.{i}.gate.1``;
   encoder / decoder indices are identical (``decoder.{0,2}.conv``, ``decoder.4``).
 - D: ``torch.nn.utils.spectral_norm`` (old hook API) stores ``conv.{j}.weight_orig`` + buffers ``weight_u`` (out,),
-  ``weight_v`` (in*4*4,); ours uses ``torch.nn.utils.parametrizations.spectral_norm``: the same raw weight and
-  vectors under ``layers.{j}.parametrizations.weight.original`` / ``.0._u`` / ``.0._v``.
+  ``weight_v`` (in*4*4,); ours is a parametrization with the same state-dict layout
+  (``networks.spectral_norm``, kind ``hook``): the same raw weight and vectors under
+  ``layers.{j}.parametrizations.weight.original`` / ``.0._u`` / ``.0._v``. It iterates in the hook API's order
+  (v first, then u), so converted vectors give the official sigma in training too, not only in eval
+  (``tests/inpaint_suite/convert/test_official_parity_aotgan.py``).
 """
 
 from __future__ import annotations

@@ -33,6 +33,10 @@ with the official custom SpectralNorm (parameters ``weight_bar`` raw weight, ``w
 **Scale order is reversed**: the official forward runs ``layer{num_D-1-i}`` on the i-th (down-sampled) input, so
 ``layer1`` sees full resolution = our ``scales.0`` and ``layer0`` the half-resolution input = ``scales.1``.
 The ``getIntermFeat=True`` layout (``scale{s}_layer{n}.0.module.*``) is accepted too, with the same reversal.
+The official wrapper's power iteration is ``v = l2n(W^T u)`` then ``u = l2n(W v)``, in every forward (eval too);
+PyTorch's parametrization does ``u`` first and only in training mode, so from the same stored u/v it gives another
+sigma. ``model_args`` sets ``d_spectral_norm: official`` (``networks.spectral_norm`` kind ``pix2pixhd``, same keys) so
+that converted weights score exactly as the official D.
 """
 
 from __future__ import annotations
@@ -142,8 +146,9 @@ def discriminator_layout(state: dict) -> str:
 
 
 def model_args(variant: str = "track1") -> dict[str, Any]:
+    # d_spectral_norm: the official SpectralNorm's power iteration (v first, also in eval), see the module docstring
     args = {"stages": "two_stage", "resblock": "spd", "attention": "mssa", "back_projection": True,
-            "semantic_channels": 3 if input_channels(variant) == 7 else 0}
+            "semantic_channels": 3 if input_channels(variant) == 7 else 0, "d_spectral_norm": "official"}
     if variant == "track2":  # the raw *_seg.png colours (uint8 in the batch, [0, 1] in the network)
         args["semantic_encoding"] = "ade_rgb"
     return args

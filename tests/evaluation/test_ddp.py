@@ -1,5 +1,6 @@
 """Metric states gather across two gloo processes: the report equals the single-process one."""
 
+import datetime
 import json
 import os
 import sys
@@ -35,7 +36,8 @@ def _make():
 
 def _worker(rank, world, init_file, out_file):
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=120))
     pred, target, mask, types = _data()
     ev = _make()
     # DistributedSampler-style split with padding: rank 1 repeats image 0 at the end.

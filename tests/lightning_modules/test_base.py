@@ -248,3 +248,43 @@ def test_fresh_generator_batches_take_k_plus_one_batches_per_cycle():
     trainer(max_steps=2, max_epochs=10).fit(model, loader(n=16))
     assert seen == ["d", "d", "d", "g", "d", "d", "d", "g"]
     assert model.d_step_count == 6 and model.global_step == 2
+
+
+def test_no_discriminator_steps_are_counted_during_a_warm_up():
+    """With k = 3 critic steps per G step and D inactive until step 2, G trains on every batch of the warm-up."""
+    model = tiny(d_steps_per_g=3, adv_start_step=2)
+    trainer(max_steps=3, max_epochs=10).fit(model, loader(n=16))
+    assert model.global_step == 3
+    assert model.d_step_count == 3  # none during steps 0-1, then 3 critic steps for step 2
+
+
+class SqrtAtZero(TinyInpainter):
+    """A finite loss whose gradient is not: d/dx sqrt(x) at x = 0 is inf (from generator step 1 on)."""
+
+    def loss_functions(self):
+        fns = super().loss_functions()
+        l1 = fns["l1"]
+
+        def l1_then_sqrt(x):
+            value = l1(x)
+            if self.global_step >= 1:
+                value = value + torch.sqrt((x.pred * 0).sum())
+            return value
+
+        fns["l1"] = l1_then_sqrt
+        return fns
+
+
+def test_finite_loss_with_non_finite_gradients_is_caught():
+    model = SqrtAtZero(width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0)
+    with pytest.raises(NonFiniteLossError, match=r"generator step 1: loss finite .* non-finite gradients of generator"):
+        trainer(max_steps=3).fit(model, loader())
+    assert all(torch.isfinite(p).all() for p in model.generator.parameters())
+
+
+def test_finite_loss_with_non_finite_gradients_is_skipped_under_skip():
+    model = SqrtAtZero(width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0,
+                       nan_policy="skip")
+    trainer(max_steps=3, max_epochs=1, limit_train_batches=3).fit(model, loader())
+    assert model.global_step == 1 and model.skipped_steps == 2
+    assert all(torch.isfinite(p).all() for p in model.generator.parameters())

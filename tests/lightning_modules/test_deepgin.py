@@ -201,7 +201,8 @@ def test_warmup_uses_only_l1_and_switches_at_configured_step():
     fit(model, 3)
     g_terms, d_terms = _terms_by_step(model, "generator"), _terms_by_step(model, "discriminator")
     assert g_terms == {0: L1_TERMS, 1: L1_TERMS, 2: FULL_G_TERMS}
-    assert d_terms == {0: (), 1: (), 2: ("adv_d",)}
+    assert d_terms == {2: ("adv_d",)}  # no D call at all during the warm-up, and no D step counted
+    assert model.d_step_count == 1
     # D is untouched through the warm-up (it starts fresh at the GAN stage) and trained afterwards
     snaps = dict(model.d_snapshots)
     assert torch.equal(snaps[1], d_init)

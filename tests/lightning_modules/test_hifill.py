@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import inspect
 from pathlib import Path
 
@@ -181,7 +182,8 @@ def _critic():
 
 def _ddp_worker(rank: int, world: int, store_file: str, out_file: str) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store_file}", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=f"file://{store_file}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=120))
     try:
         model = DistributedDataParallel(_CriticObjective(_critic()))
         real, fake = _data()
