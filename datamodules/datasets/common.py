@@ -50,6 +50,20 @@ def to_tensor_image(array: np.ndarray) -> torch.Tensor:
     return tensor / (scale / 2) - 1
 
 
+def item_rng(seed: int, index: int, train: bool) -> np.random.Generator:
+    """The random stream of one item's augmentation (crop, flip, mask-file choice).
+
+    Evaluation: fixed by ``(seed, index)``. Training: ``(seed, index)`` plus one draw from torch's generator, so
+    the crop changes every epoch yet a run is reproducible under ``seed_everything`` / ``torch.manual_seed``: inside
+    a DataLoader worker torch's generator is seeded from the loader's base seed (drawn from the main process's
+    generator each time the loader is iterated) plus the worker id, and batches go to workers in a fixed order.
+    """
+    if not train:
+        return np.random.default_rng([int(seed), int(index)])
+    draw = int(torch.randint(0, 2**62, (1,)).item())
+    return np.random.default_rng([int(seed), int(index), draw])
+
+
 def random_crop_box(hw: tuple[int, int], size: int, rng: np.random.Generator) -> tuple[int, int]:
     """Top-left corner of a ``size``-square crop inside an ``hw`` image, uniformly at random."""
     h, w = int(hw[0]), int(hw[1])
@@ -230,8 +244,8 @@ class ImageFileDataset(Dataset):
         return len(self.files)
 
     def _rng(self, index: int) -> np.random.Generator:
-        # Training: fresh entropy (a new crop every epoch, different in every worker); eval: fixed per index.
-        return np.random.default_rng() if self.train else np.random.default_rng([self.seed, index])
+        # Training: a new crop every epoch, reproducible under a seed; eval: fixed per index (see item_rng).
+        return item_rng(self.seed, index, self.train)
 
     def _read_image_and_seg(self, j: int) -> tuple[np.ndarray, np.ndarray | None]:
         """The image and (with ``semantic``) its ``(H, W)`` label map (``(H, W, 3)`` colours with ``ade_rgb``),

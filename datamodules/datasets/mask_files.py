@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.datasets.common import BadImageWarning, DatasetSetupError, list_images
+from datamodules.datasets.common import BadImageWarning, DatasetSetupError, item_rng, list_images
 from datamodules.image_io import ImageReadError, read_gray
 
 log = logging.getLogger(__name__)
@@ -294,7 +294,7 @@ class WithMaskFiles(Dataset):
         if item is None:
             return None
         hw = tuple(item["image"].shape[-2:])
-        rng = np.random.default_rng([self.seed, int(index)]) if self.fixed else np.random.default_rng()
+        rng = item_rng(self.seed, index, train=not self.fixed)
         # A mask file that cannot be read is replaced by the next one (named once in a warning), like images.
         for attempt in range(len(self.masks)):
             j = (self.mask_index(index, rng) + attempt) % len(self.masks)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.datasets.common import random_crop_box, to_tensor_image
+from datamodules.datasets.common import item_rng, random_crop_box, to_tensor_image
 
 TRAIN_PHOTOS = ("astronaut", "chelsea", "rocket", "motorcycle_left", "motorcycle_right", "hubble_deep_field",
                 "arc2017", "grove3")
@@ -67,10 +67,7 @@ class SampleDataset(Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> dict:
-        if self.split == "train":
-            rng = np.random.default_rng()  # fresh entropy per call: a new crop each epoch
-        else:
-            rng = np.random.default_rng([self.seed, index])  # fixed crop per index
+        rng = item_rng(self.seed, index, self.split == "train")  # train: new crop each epoch, reproducible
         name = self.photos[index % len(self.photos)]
         photo = load_sample_photo(name)
         short = min(photo.shape[:2])

@@ -141,6 +141,27 @@ def test_folder_splits_and_eval_determinism(tmp_path):
     assert len(capped) == 2
 
 
+def _two_epochs(dataset, workers: int, seed: int) -> list[torch.Tensor]:
+    torch.manual_seed(seed)
+    loader = DataLoader(dataset, batch_size=2, shuffle=False, num_workers=workers, collate_fn=collate_inpainting)
+    return [batch["image"] for _ in range(2) for batch in loader]
+
+
+@pytest.mark.parametrize("kind", ["folder", "sample"])
+@pytest.mark.parametrize("workers", [0, 2])
+def test_training_crops_change_every_epoch_and_repeat_under_a_seed(tmp_path, kind, workers):
+    if kind == "folder":
+        _save_photos(tmp_path / "train", 4, size=(70, 90))
+        dataset = build_dataset("folder", "train", root=str(tmp_path), image_size=32)
+    else:
+        dataset = build_dataset("sample", "train", image_size=32, length=4)
+    first, again, other = (_two_epochs(dataset, workers, seed) for seed in (0, 0, 1))
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))  # same seed, same crops
+    epoch0, epoch1 = torch.cat(first[:2]), torch.cat(first[2:])
+    assert not torch.equal(epoch0, epoch1)  # a new crop each epoch
+    assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))  # another seed, other crops
+
+
 # ---------------------------------------------------------------------------------------------- other layouts
 def test_places2_layout_and_lists(tmp_path):
     root = tmp_path / "places"

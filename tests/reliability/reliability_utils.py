@@ -33,8 +33,8 @@ def error_lines(stderr: str) -> list[str]:
 
 def write_image_folder(root: Path) -> Path:
     """``train/`` (4 images) and ``val/`` (2 images) of random 40x48 PNGs: with ``crop=center_crop`` and
-    ``flip: false`` every training item is a pure function of its index (the sample dataset's training crops use
-    fresh entropy, so bit-equal resume tests cannot use it)."""
+    ``flip: false`` every training item is a pure function of its index (random crops resume bit-equal too, in the main process:
+    see test_resume_at_an_epoch_boundary_repeats_random_crops_and_flips)."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
