@@ -31,6 +31,9 @@ class InpaintDataModule(L.LightningDataModule):
         image_size: square crop size S.
         crop: crop/resize policy (see ``datamodules.transforms``); ``None`` = the dataset's default.
         batch_size, eval_batch_size, num_workers: loader settings (``eval_batch_size`` defaults to ``batch_size``).
+        persistent_workers: keep DataLoader workers between epochs (default). ``False`` restarts them every epoch,
+            so they re-seed from the run's generator each epoch and a resume from an end-of-epoch checkpoint repeats
+            the uninterrupted run bit for bit also with workers (persistent ones draw their seed once per run).
         masks: training mask generator spec: a registered name or ``{"name": ..., **params}`` (mixtures too).
         eval_masks: generator spec for val/test masks (default: ``masks``), or ``None`` when ``eval_mask_dir`` is set.
         eval_mask_dir: a folder of fixed mask PNGs (``inpaint-suite masks export``) used for val/test instead.
@@ -60,6 +63,7 @@ class InpaintDataModule(L.LightningDataModule):
         batch_size: int = 8,
         eval_batch_size: int | None = None,
         num_workers: int = 2,
+        persistent_workers: bool = True,
         masks: str | dict = "aim_free_form",
         eval_masks: str | dict | None = None,
         eval_mask_dir: str | None = None,
@@ -77,7 +81,7 @@ class InpaintDataModule(L.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         self.dataset, self.data_root, self.image_size, self.crop = dataset, data_root, image_size, crop
-        self.batch_size, self.num_workers = batch_size, num_workers
+        self.batch_size, self.num_workers, self.persistent_workers = batch_size, num_workers, persistent_workers
         self.eval_batch_size = eval_batch_size or batch_size
         self.mask_spec, self.eval_mask_spec = masks, eval_masks if eval_masks is not None else masks
         self.eval_mask_dir, self.mask_dir, self.mask_seed = eval_mask_dir, mask_dir, mask_seed
@@ -165,7 +169,7 @@ class InpaintDataModule(L.LightningDataModule):
 
         return DataLoader(self._make(split), batch_size=self.batch_size if split == "train" else self.eval_batch_size,
                           shuffle=shuffle, num_workers=self.num_workers, drop_last=split == "train",
-                          persistent_workers=self.num_workers > 0, pin_memory=torch.cuda.is_available(),
+                          persistent_workers=self.num_workers > 0 and self.persistent_workers, pin_memory=torch.cuda.is_available(),
                           collate_fn=collate_inpainting)
 
     def train_dataloader(self) -> DataLoader:
