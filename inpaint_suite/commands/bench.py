@@ -80,6 +80,18 @@ class PeakMemory:
             pass
         return None
 
+    @staticmethod
+    def _release_free_heap() -> None:
+        """Give memory freed by earlier work back to the OS (glibc ``malloc_trim``), so that RSS growth inside the
+        block is the block's own footprint rather than what it re-used of an earlier method's freed heap."""
+        import ctypes
+        import ctypes.util
+
+        try:
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc: the baseline keeps earlier freed memory
+            pass
+
     @classmethod
     def _reset_high_water_mark(cls) -> bool:
         try:
@@ -97,6 +109,7 @@ class PeakMemory:
             return self
         import psutil
 
+        self._release_free_heap()
         self._proc = psutil.Process()
         self._base = self._proc.memory_info().rss
         self._peak = self._base
@@ -408,6 +421,8 @@ def bench_cra(device: torch.device, sizes: tuple[int, ...]):
 
 # ------------------------------------------------------------------------------------------------ CLI
 def print_rows(title: str, rows: list[dict]) -> None:
+    """A table of ``rows``. A long text column whose rows all say the same thing (where they say anything) shows a
+    mark in the table and the text once, under it."""
     from rich.console import Console
     from rich.table import Table
 
@@ -416,12 +431,24 @@ def print_rows(title: str, rows: list[dict]) -> None:
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
+    marks = "†‡§¶"
+    notes: dict[str, str] = {}
+    for column in columns:
+        values = {r[column] for r in rows if r.get(column) is not None}
+        if len(rows) > 1 and len(values) == 1 and len(notes) < len(marks):
+            (text,) = values
+            if isinstance(text, str) and len(text) > 24:
+                notes[column] = text
+    mark_of = {c: marks[i] for i, c in enumerate(notes)}
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*[_fmt(row.get(c)) for c in columns])
-    Console(width=max(100, min(220, 16 * len(columns)))).print(table)
+        table.add_row(*[mark_of[c] if c in notes and row.get(c) is not None else _fmt(row.get(c)) for c in columns])
+    console = Console(width=max(100, min(220, 16 * len(columns))))
+    console.print(table)
+    for column, text in notes.items():
+        console.print(f"{mark_of[column]} {column}: {text}", markup=False, highlight=False)
 
 
 def _fmt(value: Any) -> str:
