@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from inpaint_suite.cli import main
-from inpaint_suite.commands.bench import PeakMemory, bench_method, count_flops, print_rows
+from inpaint_suite.commands.bench import PeakMemory, bench_masks, bench_method, count_flops, print_rows
 
 
 def test_bench_quick_writes_every_section(tmp_path, capsys):
@@ -62,6 +63,11 @@ def test_a_repeated_long_reason_is_printed_once_under_its_table(capsys):
     print_rows("masks", [{"generator": "a", "why": why}, {"generator": "b"}, {"generator": "c", "why": why}])
     out = capsys.readouterr().out
     assert out.count(why) == 1 and out.count("†") == 3
+
+
+def test_mask_share_of_a_step_counts_one_training_batch_of_masks():
+    (row,) = bench_masks(torch.device("cpu"), (32,), batch=16, step_seconds=1e-3, names=["center_box"], train_batch=4)
+    assert row["fraction_of_train_step"] == pytest.approx(row["ours_ms_per_mask"] * 4, abs=1e-4)
 
 
 def test_flop_count_of_a_matmul():
