@@ -169,7 +169,8 @@ class InpaintDataModule(L.LightningDataModule):
 
         return DataLoader(self._make(split), batch_size=self.batch_size if split == "train" else self.eval_batch_size,
                           shuffle=shuffle, num_workers=self.num_workers, drop_last=split == "train",
-                          persistent_workers=self.num_workers > 0 and self.persistent_workers, pin_memory=torch.cuda.is_available(),
+                          persistent_workers=self.num_workers > 0 and self.persistent_workers,
+                          pin_memory=torch.cuda.is_available(),
                           collate_fn=collate_inpainting)
 
     def train_dataloader(self) -> DataLoader:

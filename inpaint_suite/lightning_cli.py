@@ -15,7 +15,8 @@ from lightning_modules.base import InpaintingModule
 
 
 def resolve_config_args(argv: Sequence[str]) -> list[str]:
-    """Replace ``--config NAME`` (a packaged config such as ``aotgan_smoke``) by its path.
+    """Replace ``--config NAME`` (a packaged config such as ``aotgan_smoke``) by its path, always written as the
+    two arguments ``--config PATH`` (``--config=PATH`` too), so later steps find configs in one form.
 
     An argument that is neither an existing file nor a packaged name is a usage error naming the choices.
     """
@@ -40,7 +41,7 @@ def resolve_config_args(argv: Sequence[str]) -> list[str]:
             except KeyError:
                 raise UsageError(f"unknown config {value!r}; packaged configs: {', '.join(config_names())} "
                                  "(or give a YAML path)") from None
-        out += [f"--config={value}"] if joined else ["--config", value]
+        out += ["--config", value]
         i += 1 if joined else 2
     return out
 
@@ -179,9 +180,8 @@ def with_weights_options(args: list[str]) -> list[str]:
     if not needed:
         return args
     flags = [f"--model.init_args.{key}={_cli_value(value)}" for key, value in needed.items()]
-    last_config = max((i for i, a in enumerate(args) if a == "--config" or a.startswith("--config=")), default=-1)
-    at = last_config + (1 if last_config >= 0 and args[last_config].startswith("--config=") else 2) \
-        if last_config >= 0 else 1  # args[0] is the subcommand
+    # after the last config (resolve_config_args writes each as "--config PATH"), else after the subcommand
+    at = max((i + 2 for i, a in enumerate(args) if a == "--config"), default=1)
     print("init_from: the converted weights need " + ", ".join(f"{k}={v}" for k, v in needed.items()))
     return args[:at] + flags + args[at:]
 
@@ -233,7 +233,6 @@ def main(argv: Sequence[str], command: str = "fit") -> int:
             raise
         from lightning_modules.base import CheckpointError, describe_load_error
 
-        ckpt = next((a.split("=", 1)[1] for a in argv if a.startswith("--ckpt_path=")),
-                    next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--ckpt_path"), "the checkpoint"))
+        ckpt = flag_value(argv, ("--ckpt_path",)) or "the checkpoint"
         raise CheckpointError(describe_load_error(ckpt, error)) from error
     return 0

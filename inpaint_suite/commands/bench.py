@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import json
 import os
@@ -56,6 +57,18 @@ def timed(fn: Callable[[], Any], device: torch.device, repeat: int = 3, warmup: 
     return sorted(times)[len(times) // 2]
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, looked up once (``find_library`` runs a subprocess); None where libc lacks it."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: the baseline keeps earlier freed memory
+        return None
+
+
 class PeakMemory:
     """Peak memory in MiB while the block runs: CUDA allocator peak on GPU; on CPU the process's resident-set
     high-water mark (Linux ``VmHWM``, reset on entry through ``/proc/self/clear_refs``), else sampled RSS.
@@ -84,13 +97,9 @@ class PeakMemory:
     def _release_free_heap() -> None:
         """Give memory freed by earlier work back to the OS (glibc ``malloc_trim``), so that RSS growth inside the
         block is the block's own footprint rather than what it re-used of an earlier method's freed heap."""
-        import ctypes
-        import ctypes.util
-
-        try:
-            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):  # not glibc: the baseline keeps earlier freed memory
-            pass
+        trim = _malloc_trim()
+        if trim is not None:
+            trim(0)
 
     @classmethod
     def _reset_high_water_mark(cls) -> bool:
