@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules import InpaintDataModule
-from inpaint_suite.cli import UsageError
+from inpaint_suite import resume
+from inpaint_suite.checkpoint_io import install_atomic_checkpoint_io
+from inpaint_suite.cli import UsageError, torch_load_argument
+from inpaint_suite.preemption import PreemptionCheckpoint, exit_code
 from lightning_modules import config_names, config_path
 from lightning_modules.base import InpaintingModule
 
@@ -53,8 +58,16 @@ class InpaintCLI(LightningCLI):
         self.raw_args = list(kwargs.get("args") or [])
         super().__init__(*args, **kwargs)
 
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--run_name", type=str | None, default=None,
+                            help="the run's folder name: trainer.default_root_dir becomes results/runs/NAME (a "
+                                 "sibling of the config's), loggers and checkpoints follow; --ckpt_path last "
+                                 "resumes the newest good checkpoint found there")
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        apply_run_name(config)
+        resolve_last_checkpoint(config, self.subcommand)
         check_checkpoint_args(config)
         if flag_value(self.raw_args, INIT_FROM_FLAGS) is None:  # on the command line: with_weights_options did it
             check_weights_options(config)
@@ -80,6 +93,70 @@ class InpaintCLI(LightningCLI):
         except (ValueError, KeyError) as error:
             message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
             raise UsageError(f"invalid configuration: {one_line(message)}") from error
+        prepare_trainer_for_long_runs(self.trainer)
+
+
+def prepare_trainer_for_long_runs(trainer) -> None:
+    """Atomic checkpoint writes, checkpoints in the run's own folder (not a logger version's), and a checkpoint on
+    preemption: see ``inpaint_suite.checkpoint_io``, ``inpaint_suite.resume`` and ``inpaint_suite.preemption``."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    install_atomic_checkpoint_io(trainer)
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+            callback.dirpath = str(resume.checkpoint_dir(trainer.default_root_dir))
+    if not any(isinstance(cb, PreemptionCheckpoint) for cb in trainer.callbacks):
+        trainer.callbacks.append(PreemptionCheckpoint())
+
+
+def apply_run_name(config) -> None:
+    """``--run_name NAME``: the run folder becomes a sibling of the config's, and loggers, checkpoint folders
+    and the SLURM/hpc folder that pointed inside the old one move with it."""
+    name = config.get("run_name") if "run_name" in config else None
+    if not name:
+        return
+    trainer = config.trainer
+    old = trainer.get("default_root_dir")
+    try:
+        new = resume.run_dir_for(name, old)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    trainer.default_root_dir = str(new)
+    if not old:
+        return
+
+    def moved(path):
+        if not path:
+            return path
+        try:
+            return str(new / Path(path).relative_to(old))
+        except ValueError:
+            return path  # outside the run folder: the user chose it
+
+    loggers = trainer.get("logger")
+    for entry in loggers if isinstance(loggers, list) else [loggers]:
+        init_args = entry.get("init_args") if hasattr(entry, "get") else None
+        if init_args is not None and init_args.get("save_dir"):
+            init_args.save_dir = moved(init_args.save_dir)
+    for entry in trainer.get("callbacks") or []:
+        init_args = entry.get("init_args") if hasattr(entry, "get") else None
+        if init_args is not None and init_args.get("dirpath"):
+            init_args.dirpath = moved(init_args.dirpath)
+
+
+def resolve_last_checkpoint(config, subcommand: str | None) -> None:
+    """``--ckpt_path last`` becomes the newest loadable checkpoint of the run (see ``inpaint_suite.resume``),
+    before the model is built. ``fit`` with nothing to resume starts from step 0 (one command for the first
+    submission and every requeue); ``test``/``validate``/``predict`` with nothing to load are a usage error."""
+    if "ckpt_path" not in config or config.get("ckpt_path") != "last":
+        return
+    run_dir = config.trainer.get("default_root_dir") or os.getcwd()
+    point = resume.find_resume_checkpoint(run_dir)
+    for line in resume.describe(point, run_dir):
+        print(line, flush=True)
+    if point.path is None and subcommand != "fit":
+        raise UsageError(f"--ckpt_path last: no loadable checkpoint under {run_dir} to {subcommand}")
+    config.ckpt_path = str(point.path) if point.path else None
 
 
 NOISE = ("Subtypes:", "Errors:", "Given value", "- Expected a <class 'NoneType'>",
@@ -221,10 +298,14 @@ def main(argv: Sequence[str], command: str = "fit") -> int:
     # we pass the (config-resolved) arguments explicitly; Lightning warns when sys.argv also has some
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen VGG, by design
+    # GAN modules optimise manually and their checkpoints hold the state after the step, which is what resuming wants
+    warnings.filterwarnings("ignore", message=".*manual optimization and every_n_train_steps.*")
     import argparse
 
     try:
         build_cli([command, *argv])
+    except SIGTERMException as stopped:  # PreemptionCheckpoint saved last.ckpt and said so
+        return exit_code(getattr(stopped, "signum", signal.SIGTERM))
     except argparse.ArgumentError as error:  # jsonargparse: unknown key, wrong type, unknown class path
         raise UsageError(f"{command}: {one_line(str(error))} (inpaint-suite {command} --help lists the options)") \
             from None
@@ -233,6 +314,6 @@ def main(argv: Sequence[str], command: str = "fit") -> int:
             raise
         from lightning_modules.base import CheckpointError, describe_load_error
 
-        ckpt = flag_value(argv, ("--ckpt_path",)) or "the checkpoint"
+        ckpt = torch_load_argument(error) or flag_value(argv, ("--ckpt_path",)) or "the checkpoint"
         raise CheckpointError(describe_load_error(ckpt, error)) from error
     return 0
