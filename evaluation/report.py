@@ -99,11 +99,17 @@ def _fmt(x: Any, digits: int = 4) -> str:
 
 
 def _cell(value: dict | None) -> str:
-    """``mean ±h`` with h the half-width of the 95 % CI (full bounds are in JSON/CSV); KID: ``mean sd s``."""
+    """``mean ±h`` with h the half-width of the 95 % CI (full bounds are in JSON/CSV); KID: ``mean sd s``.
+
+    The mean alone when there is no interval or the value rests on fewer than two images (a report written by an
+    older ``stats`` may still hold the zero-width [v, v]): "±0" would claim a certainty one sample cannot give."""
     if not value or value.get("mean") is None:
         return "-"
     text = _fmt(value["mean"])
     ci = value.get("ci95")
+    n = value.get("n")
+    if isinstance(n, int) and n < 2:
+        return text
     if ci and ci[0] is not None and ci[1] is not None:
         text += f" ±{_fmt((ci[1] - ci[0]) / 2, 2)}"
     elif value.get("std") is not None:
@@ -118,7 +124,8 @@ def render_table(report: dict, metrics: list[str] | None = None, title: str | No
 
     if metrics is None:
         metrics = list((report.get("overall") or {}).get("metrics", {}).keys())
-    table = Table(title=title, caption="mean ±half-width of the bootstrap 95% CI (KID: sd over subsets)")
+    table = Table(title=title, caption="mean ±half-width of the bootstrap 95% CI (KID: sd over subsets); "
+                                       "one image: mean only")
     table.add_column("group")
     table.add_column("n", justify="right")
     for m in metrics:

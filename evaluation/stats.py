@@ -12,16 +12,17 @@ __all__ = ["bootstrap_ci", "summarize"]
 def bootstrap_ci(
     values: torch.Tensor, *, resamples: int = 1000, level: float = 0.95, seed: int = 0, chunk: int = 100
 ) -> tuple[float, float] | None:
-    """Percentile bootstrap CI of the mean of ``values`` ``(n,)`` (finite values only; None if n == 0).
+    """Percentile bootstrap CI of the mean of ``values`` ``(n,)`` (finite values only).
+
+    None for n < 2: resampling one value gives the zero-width "interval" [v, v], which says nothing about the
+    uncertainty of the mean, so no interval is reported at all.
 
     Resamples are drawn from a ``torch.Generator`` seeded with ``seed`` in chunks (memory ``chunk * n`` indices).
     """
     v = values.detach().double().cpu().flatten()
     n = v.numel()
-    if n == 0:
+    if n < 2:
         return None
-    if n == 1:
-        return float(v[0]), float(v[0])
     gen = torch.Generator().manual_seed(seed)
     means = []
     for start in range(0, resamples, chunk):
@@ -37,7 +38,8 @@ def bootstrap_ci(
 def summarize(values: torch.Tensor, *, resamples: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
     """``{"mean", "ci95": [lo, hi] | None, "n", "std"}`` over the non-NaN entries of ``values`` (NaN = not applicable).
 
-    ``std`` is the sample standard deviation over images (AIM 2020 reports mean ± std), None for n < 2.
+    ``std`` is the sample standard deviation over images (AIM 2020 reports mean ± std); ``std`` and ``ci95`` are
+    None for n < 2 (one image has no spread and no interval).
 
     Infinite values (PSNR with ``zero_mse="inf"``) make the mean infinite and the CI None.
     """

@@ -2,9 +2,15 @@
 
     inpaint-suite evaluate --pred DIR --gt DIR --masks DIR [--json OUT] [--csv OUT] [--metrics psnr ssim ...]
                            [--allow-missing] [--weights-dir DIR] [--fid-backend ours|torch-fidelity]
+                           [--mask-hole white|black] [--compose] [--no-polarity-check]
 
 Prints a Rich table (mean [95 % CI] per metric, overall / per hole-ratio bucket / per mask type); writes JSON and
 CSV when asked. Errors exit with code 2 and one line on stderr.
+
+Files are decoded by training's reader (``datamodules.image_io``: EXIF orientation, 16-bit, palette, alpha over
+white), injected into ``evaluation.folder`` here because ``evaluation/`` may not import ``datamodules/``. Masks that
+look inverted for ``--mask-hole`` are refused (exit 2) before any network is built; non-binary masks are scored
+thresholded, with one warning line on stderr naming them.
 """
 
 from __future__ import annotations
@@ -62,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the files in --pred are (recorded in the report)")
     p.add_argument("--compose", action="store_true",
                    help="--pred holds raw outputs: score the composite pred*mask + gt*(1-mask)")
-    p.add_argument("--mask-hole", choices=("white", "black"), default="white", help="mask colour of the hole")
+    p.add_argument("--mask-hole", choices=("white", "black"), default="white",
+                   help="mask colour of the hole (masks that look inverted for it are refused)")
+    p.add_argument("--no-polarity-check", action="store_true",
+                   help="score masks as declared even when the predictions suggest they are inverted")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cpu")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
@@ -77,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _fail(message: str) -> int:
     print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
     return 2
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.batch_size < 1:
         return _fail("--batch-size must be at least 1")
 
-    from evaluation.folder import FolderError, evaluate_folders
+    from datamodules.image_io import read_gray, read_rgb
+    from evaluation.folder import FolderError, ImageReader, evaluate_folders
     from evaluation.guard import TorchvisionMismatchError
     from evaluation.pretrained import WeightsError
 
@@ -121,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = evaluate_folders(
             args.pred, args.gt, args.masks, metrics=metrics, allow_missing=args.allow_missing,
             batch_size=args.batch_size, device=args.device, hole_value=args.mask_hole, compose=args.compose,
-            progress=not args.no_progress, evaluator_kwargs=kwargs,
+            check_mask_polarity=not args.no_polarity_check, progress=not args.no_progress, evaluator_kwargs=kwargs,
+            reader=ImageReader(read_rgb, read_gray, "datamodules.image_io.read_rgb / read_gray (as training reads)"),
+            warn=_warn,
         )
     except (FolderError, WeightsError, TorchvisionMismatchError, ValueError) as exc:
         return _fail(str(exc))

@@ -8,8 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from evaluation.folder import FolderError, match_folders, read_manifest, read_mask
+from datamodules.image_io import read_gray, read_rgb
+from evaluation.folder import FolderError, ImageReader, match_folders, read_manifest, read_mask
 from inpaint_suite.commands.evaluate import main
+
+READER = ImageReader(read_rgb, read_gray)
 
 
 def _write(root, n=4, size=(20, 24), manifest=None):
@@ -138,8 +141,8 @@ def test_usage_errors_exit_2_with_one_line(tmp_path, capsys):
 
 def test_mask_polarity_manifest_layouts_and_stem_matching(tmp_path):
     Image.fromarray(np.array([[0, 255], [200, 100]], np.uint8)).save(tmp_path / "m.png")
-    assert read_mask(tmp_path / "m.png").flatten().tolist() == [0, 1, 1, 0]
-    assert read_mask(tmp_path / "m.png", "black").flatten().tolist() == [1, 0, 0, 1]
+    assert read_mask(tmp_path / "m.png", READER)[0].flatten().tolist() == [0, 1, 1, 0]
+    assert read_mask(tmp_path / "m.png", READER, "black")[0].flatten().tolist() == [1, 0, 0, 1]
     (tmp_path / "manifest.json").write_text(json.dumps({"masks": [{"file": "a.png", "type": "box"}]}))
     info = read_manifest(tmp_path)
     assert info["mask_types"] == {"a": "box"} and info["hash"].startswith("sha256:")
@@ -182,3 +185,19 @@ def test_torch_fidelity_backend_unavailable_is_a_clean_error(tmp_path, capsys):
     root = _write(tmp_path, n=2)
     assert main(_args(root, "--metrics", "fid", "--fid-backend", "torch-fidelity")) == 2
     assert "torch-fidelity" in capsys.readouterr().err
+
+
+def test_groups_of_one_image_show_no_interval(tmp_path, capsys):
+    root = _write(tmp_path, n=4)  # hole ratios 4 %, 10.4 %, 16.7 %, 22.9 %: buckets of 1, 2 and 1 images
+    assert main(_args(root, "--metrics", "psnr", "--json", str(tmp_path / "r.json"))) == 0
+    rows = {line.split("│")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.count("│") >= 3}
+    assert "±" not in rows["0-10%"] and "±" not in rows["20-30%"]
+    assert "±" in rows["10-20%"] and "±" in rows["all"]
+    buckets = json.loads((tmp_path / "r.json").read_text())["buckets"]
+    assert buckets["0-10%"]["n"] == 1 and buckets["0-10%"]["metrics"]["psnr"]["ci95"] is None
+    lo, hi = buckets["10-20%"]["metrics"]["psnr"]["ci95"]
+    assert lo < hi
+    rows_csv = (tmp_path / "r.csv")
+    assert main(_args(root, "--metrics", "psnr", "--quiet", "--csv", str(rows_csv))) == 0
+    one = next(r for r in csv.DictReader(rows_csv.open()) if r["group"] == "0-10%")
+    assert one["ci95_low"] == one["ci95_high"] == "" and one["std"] == ""

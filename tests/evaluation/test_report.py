@@ -39,3 +39,16 @@ def test_table_renders_cells():
     print_report(REPORT, console=console)
     text = console.export_text()
     assert "30.5 ±1.5" in text and "0.01 sd 0.002" in text and "0-10%" in text and "inf" in text
+
+
+def test_one_image_groups_show_the_mean_alone():
+    report = {"settings": {}, "overall": {"n": 3, "metrics": {"psnr": {"mean": 30.5, "ci95": [29.0, 32.0], "n": 3}}},
+              "buckets": {"0-10%": {"n": 1, "metrics": {"psnr": {"mean": 31.25, "ci95": None, "n": 1, "std": None}}},
+                          # a report written before one image stopped getting the zero-width [v, v]
+                          "10-20%": {"n": 1, "metrics": {"psnr": {"mean": 28.5, "ci95": [28.5, 28.5], "n": 1}}}}}
+    console = Console(record=True, width=200)
+    print_report(report, console=console)
+    text = console.export_text()
+    assert "30.5 ±1.5" in text and "31.25" in text and "28.5" in text
+    assert "±0" not in text and text.count("±") == 2  # the cell above and the caption
+    assert json.loads(report_to_json(report))["buckets"]["0-10%"]["metrics"]["psnr"]["ci95"] is None

@@ -23,6 +23,8 @@ def test_summarize_ignores_nan_and_handles_edge_cases():
     s = summarize(torch.tensor([1.0, float("nan"), 3.0]), resamples=100)
     assert s["n"] == 2 and s["mean"] == 2.0 and s["ci95"][0] <= 2.0 <= s["ci95"][1]
     assert summarize(torch.tensor([float("nan")]))["mean"] is None
-    assert summarize(torch.tensor([5.0]))["ci95"] == [5.0, 5.0]
+    one = summarize(torch.tensor([5.0, float("nan")]))  # one image: a mean, but no interval and no spread
+    assert one == {"mean": 5.0, "ci95": None, "n": 1, "std": None}
+    assert bootstrap_ci(torch.tensor([5.0])) is None and bootstrap_ci(torch.tensor([])) is None
     inf = summarize(torch.tensor([1.0, float("inf")]))
     assert math.isinf(inf["mean"]) and inf["ci95"] is None
