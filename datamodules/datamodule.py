@@ -143,9 +143,11 @@ class InpaintDataModule(L.LightningDataModule):
             self._datasets[split] = dataset
         return self._datasets[split]
 
+    # the splits each stage builds (read by the CLI's checks too, to look at the folders the stage will read)
+    STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
+
     def setup(self, stage: str | None = None) -> None:
-        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
-        for split in splits.get(stage, ("train", "val", "test")):
+        for split in self.STAGE_SPLITS.get(stage, ("train", "val", "test")):
             self._make(split)
 
     def bad_file_summary(self) -> dict[str, dict]:

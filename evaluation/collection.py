@@ -22,7 +22,7 @@ from .buckets import BUCKET_NAMES, BUCKET_SOURCE, OTHER_BUCKET, bucket_rule, hol
 from .guard import check_torchvision
 from .images import to_uint8, uint8_to_signed
 from .metrics import PSNR_CAP_DB, SSIM_PRESETS, hole_ratio, l1, l1_hole, l1_rel, ms_ssim, psnr, ssim
-from .names import ALL_METRICS, DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS
+from .names import ALL_METRICS, DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS, check_metric_names
 from .stats import summarize
 
 check_torchvision()
@@ -181,9 +181,7 @@ class InpaintingEvaluator(nn.Module):
         settings: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        unknown = [m for m in metrics if m not in ALL_METRICS]
-        if unknown:
-            raise ValueError(f"unknown metrics {unknown}; choose from {', '.join(ALL_METRICS)}")
+        check_metric_names(metrics)
         if image not in ("composite", "output"):
             raise ValueError(f"image must be 'composite' or 'output', got {image!r}")
         if ssim_preset not in SSIM_PRESETS:

@@ -71,11 +71,9 @@ class InpaintCLI(LightningCLI):
         check_checkpoint_args(config)
         if flag_value(self.raw_args, INIT_FROM_FLAGS) is None:  # on the command line: with_weights_options did it
             check_weights_options(config)
-        if "data" in config and config.data is not None and "dataset" in config.data:
-            from datamodules.datasets import DATASETS
+        from inpaint_suite.checks import check_config
 
-            if config.data.dataset not in DATASETS:  # otherwise found only at setup(), after the model is built
-                raise UsageError(f"unknown dataset {config.data.dataset!r}; choose from {', '.join(sorted(DATASETS))}")
+        check_config(config, self.subcommand, self.raw_args)  # every bad value, before the model is built
         trainer = config.trainer
         # GAN steps leave one network without gradients in every backward: DDP must look for unused parameters.
         if trainer.strategy == "auto" and _multi_device(trainer.devices, trainer.accelerator, trainer.num_nodes):

@@ -114,6 +114,18 @@ class AOTGAN(InpaintingModule):
         semantic_channels (base option): extra generator input channels of the seg map (AIM Track 2: 52).
     """
 
+    SIZE_MULTIPLE = 4
+    SIZE_REASON = ("two stride-2 convs, then reflection padding by the largest rate needs S/4 > max(rates); the "
+                   "PatchGAN needs S/8 >= 3, S/16 >= 2 with disc_layout: paper")
+
+    @classmethod
+    def min_size(cls, options):
+        import inspect
+
+        rates = options.get("rates") or inspect.signature(AOTGenerator).parameters["rates"].default
+        critic = 32 if options.get("disc_layout") == "paper" else 24
+        return max(cls.SIZE_MULTIPLE * (max(int(r) for r in rates) + 1), critic)
+
     def __init__(
         self,
         follow: str = "paper",

@@ -114,6 +114,30 @@ class InpaintingModule(L.LightningModule):
             ``--ckpt_path`` takes precedence.
     """
 
+    # Square input sides S the networks accept: a multiple of SIZE_MULTIPLE, at least min_size(options). Declared on
+    # the class so that the CLI can refuse a bad data.image_size before any model is built (see size_error).
+    SIZE_MULTIPLE: int = 1
+    MIN_SIZE: int = 1
+    SIZE_REASON: str = ""
+
+    @classmethod
+    def min_size(cls, options: dict[str, Any]) -> int:
+        """The smallest side the networks accept with these constructor options (``init_args``)."""
+        return cls.MIN_SIZE
+
+    @classmethod
+    def size_error(cls, size: int, options: dict[str, Any] | None = None, stage: str = "fit") -> str | None:
+        """Why square inputs of side ``size`` cannot be used for ``stage`` (fit/validate/test/predict) with the
+        constructor ``options``, naming the valid sizes; ``None`` when they can. Needs no instance."""
+        multiple, least = cls.SIZE_MULTIPLE, cls.min_size(dict(options or {}))
+        if size % multiple == 0 and size >= least:
+            return None
+        first = -(-least // multiple) * multiple
+        near = sorted({max(first, size // multiple * multiple), max(first, -(-size // multiple) * multiple)})
+        why = f" ({cls.SIZE_REASON})" if cls.SIZE_REASON else ""
+        needs = f"a multiple of {multiple}" + (f" that is at least {least}" if least > multiple else "")
+        return f"{cls.__name__} needs {needs}{why}, e.g. {' or '.join(map(str, near))}"
+
     def __init__(
         self,
         *,

@@ -125,6 +125,9 @@ class DeepGIN(InpaintingModule):
     orders give different sigmas until u/v have converged).
     """
 
+    SIZE_MULTIPLE = MIN_SIZE = 16
+    SIZE_REASON = "the second-stage generator G2 down-samples four times"
+
     def __init__(
         self,
         *,

@@ -72,6 +72,23 @@ class HiFill(InpaintingModule):
         cra_downsample, cra_upsample: CRA resampling operators (Fig. 3): ``average`` + ``bilinear`` chosen.
     """
 
+    SIZE_MULTIPLE = MIN_SIZE = 64
+    SIZE_REASON = "a 16-px attention grid on the refine net and a coarse net at half size"
+
+    @classmethod
+    def size_error(cls, size, options=None, stage="fit"):
+        options = dict(options or {})
+        trained = int(options.get("image_size", 512))
+        if stage == "fit" and size != trained:
+            # the critic's linear layer is sized for model.init_args.image_size
+            return (f"HiFill trains at model.init_args.image_size ({trained}: it sizes the critic's linear layer); "
+                    f"set data.image_size and model.init_args.image_size to the same multiple of {cls.SIZE_MULTIPLE}")
+        if stage in ("test", "predict") and options.get("eval_resolution"):
+            return None  # test/predict resample every batch to eval_resolution first
+        if stage != "fit" and size > trained:
+            return None  # evaluated through Contextual Residual Aggregation, which resamples any size
+        return super().size_error(size, options, stage)
+
     def __init__(
         self,
         coarse_gate: str = "sc",

@@ -38,7 +38,7 @@ from lightning_modules.base import InpaintingModule
 from lightning_modules.losses import LossFn, LossInputs, cached_features, gram_matrix, total_variation
 from lightning_modules.schedule import LossTerm
 from networks.backbones.vgg import IMAGENET_MEAN, IMAGENET_STD, imagenet_normalize
-from networks.madf import MADFGenerator
+from networks.madf import ENCODER_CHANNELS, MADFGenerator
 
 SUPERVISIONS = ("coarse_to_fine", "same", "none")
 STYLE_TARGETS = ("last", "official_code")
@@ -178,6 +178,9 @@ class MADF(InpaintingModule):
         lr_g, betas_g: Adam (2e-4, (0.9, 0.999)), constant learning rate, no weight decay.
         **kwargs: shared options of :class:`InpaintingModule`.
     """
+
+    SIZE_MULTIPLE = MIN_SIZE = 2 ** len(ENCODER_CHANNELS)
+    SIZE_REASON = f"{len(ENCODER_CHANNELS)} stride-2 encoder levels down to a 1x1 bottleneck"
 
     def __init__(
         self,

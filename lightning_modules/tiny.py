@@ -18,6 +18,9 @@ class TinyInpainter(InpaintingModule):
         perceptual_weight, style_weight: 0 disables the VGG terms (and skips building the VGG).
     """
 
+    SIZE_MULTIPLE, MIN_SIZE = 4, 8
+    SIZE_REASON = "two stride-2 convs and two 2x up-samplings; the patch critic's three stride-2 convs need 8 px"
+
     def __init__(self, width: int = 16, adversarial: str = "hinge", adv_start_step: int = 0, gp_weight: float = 10.0,
                  perceptual_weight: float = 0.1, style_weight: float = 0.0, **base) -> None:
         super().__init__(**base)

@@ -31,7 +31,18 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "paris": ParisStreetViewDataset,
 }
 
-__all__ = ["DATASETS", "build_dataset", "BadImageWarning", "DatasetSetupError", "bad_file_summary"]
+__all__ = ["DATASETS", "build_dataset", "check_root", "BadImageWarning", "DatasetSetupError", "bad_file_summary"]
+
+
+def check_root(kind: str, root, split: str, **options) -> None:
+    """A cheap check that ``root`` has dataset ``kind``'s expected folders for ``split`` (no file listing), before a
+    model is built; raises the :class:`DatasetSetupError` (naming the expected layout) or ValueError (a bad
+    ``dataset_options`` choice) that building the dataset would."""
+    if kind not in DATASETS:
+        raise ValueError(f"unknown dataset {kind!r}; choose from {sorted(DATASETS)}")
+    check = getattr(DATASETS[kind], "check_root", None)
+    if check is not None:  # the built-in sample photos have no root
+        check(root, split, **options)
 
 
 def build_dataset(kind: str, split: str, **options) -> Dataset:

@@ -93,6 +93,21 @@ class ADE20KDataset(ImageFileDataset):
     kind = "ade20k"
     flat_names = True  # ADE file stems are unique: ADE_train_00000976
 
+    @classmethod
+    def check_root(cls, root, split: str, layout: str = "auto", subset: str = "aim2020", **options) -> None:
+        if root is None:
+            raise DatasetSetupError(f"ade20k: data_root is not set; expected {FULL_LAYOUT} (or {SCENEPARSING_LAYOUT})")
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise DatasetSetupError(f"ade20k: data_root {root} is not a folder; expected {FULL_LAYOUT}")
+        if subset not in ("aim2020", "all"):
+            raise ValueError(f"ade20k subset must be aim2020 or all, got {subset!r}")
+        name, base = find_layout(root, layout)
+        image_dir = base / "images" / ("training" if split == "train" else "validation")
+        if not image_dir.is_dir():
+            raise DatasetSetupError(f"ade20k: no folder {image_dir}; expected layout: "
+                                    f"{FULL_LAYOUT if name == 'full' else SCENEPARSING_LAYOUT}")
+
     def __init__(self, split: str = "train", root: str | None = None, image_size: int = 256,
                  crop: str = "random_crop", semantic: bool = False, layout: str = "auto", subset: str = "aim2020",
                  aim_list: str | None = None, ade_map: str | None = None, class_indices: str | None = None,

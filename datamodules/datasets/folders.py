@@ -58,6 +58,13 @@ class FolderDataset(ImageFileDataset):
     kind = "folder"
     LAYOUT = "ROOT/**/*.{jpg,png,...} or ROOT/{train,val,test}/**/*.{jpg,png,...}"
 
+    @classmethod
+    def check_root(cls, root, split: str, **options) -> None:
+        root = _require_root(cls.kind, root, cls.LAYOUT)
+        folder = "test" if split == "predict" else split
+        if split != "train" and not (root / folder).is_dir() and (root / "train").is_dir():
+            raise DatasetSetupError(f"folder: {root} has a train/ folder but no {folder}/; expected layout: {cls.LAYOUT}")
+
     def __init__(self, split: str = "train", root: str | None = None, image_size: int = 256,
                  crop: str = "random_crop", semantic: bool = False, file_list: str | None = None, **options) -> None:
         root = _require_root(self.kind, root, self.LAYOUT)
@@ -91,6 +98,15 @@ class Places2Dataset(ImageFileDataset):
               "(or val_256/); optional ROOT/places365_train_standard.txt, ROOT/places365_val.txt")
     TRAIN_DIRS = ("data_large", "data_256", "train_large", "train_256", "train")
     VAL_DIRS = ("val_large", "val_256", "val")
+
+    @classmethod
+    def check_root(cls, root, split: str, **options) -> None:
+        root = _require_root(cls.kind, root, cls.LAYOUT)
+        train = split == "train"
+        if _first_dir(root, cls.TRAIN_DIRS if train else cls.VAL_DIRS) is None:
+            raise DatasetSetupError(f"places2: no {'training' if train else 'validation'} folder "
+                                    f"({', '.join(cls.TRAIN_DIRS if train else cls.VAL_DIRS)}) under {root}; "
+                                    f"expected layout: {cls.LAYOUT}")
 
     def __init__(self, split: str = "train", root: str | None = None, image_size: int = 256,
                  crop: str = "random_crop", semantic: bool = False, train_list: str | None = None,
@@ -142,6 +158,13 @@ class CelebAHQDataset(ImageFileDataset):
     SUBDIRS = ("CelebA-HQ-img", "celeba_hq", "celeba-hq", "images", "data1024x1024", "img")
     SPLIT_MODES = {"28k_2k": 28 / 30, "27k_3k": 27 / 30}
 
+    @classmethod
+    def check_root(cls, root, split: str, **options) -> None:
+        _require_root(cls.kind, root, cls.LAYOUT)
+        split_mode = options.get("split_mode", "28k_2k")
+        if split_mode not in cls.SPLIT_MODES:
+            raise ValueError(f"celebahq split_mode must be one of {sorted(cls.SPLIT_MODES)}, got {split_mode!r}")
+
     def __init__(self, split: str = "train", root: str | None = None, image_size: int = 256, crop: str = "resize",
                  semantic: bool = False, split_mode: str = "28k_2k", split_seed: int = 0,
                  train_list: str | None = None, test_list: str | None = None, **options) -> None:
@@ -173,6 +196,13 @@ class ParisStreetViewDataset(ImageFileDataset):
     LAYOUT = "ROOT/paris_train_original/*.png and ROOT/paris_eval_gt/*.png (or ROOT/train/, ROOT/eval/)"
     TRAIN_DIRS = ("paris_train_original", "train")
     EVAL_DIRS = ("paris_eval_gt", "eval", "val", "test")
+
+    @classmethod
+    def check_root(cls, root, split: str, **options) -> None:
+        root = _require_root(cls.kind, root, cls.LAYOUT)
+        if _first_dir(root, cls.TRAIN_DIRS if split == "train" else cls.EVAL_DIRS) is None:
+            raise DatasetSetupError(f"paris: no {'training' if split == 'train' else 'evaluation'} folder under "
+                                    f"{root}; expected layout: {cls.LAYOUT}")
 
     def __init__(self, split: str = "train", root: str | None = None, image_size: int = 256,
                  crop: str = "resize_crop", semantic: bool = False, **options) -> None:

@@ -117,6 +117,45 @@ def resize_nearest(mask: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return cv2.resize(mask, (int(hw[1]), int(hw[0])), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
+MASK_FILE_OPTIONS = ("augment", "polarity", "pattern", "bucket")  # data.mask_file_options keys
+
+
+def check_mask_folder(mask_dir, augment: str = "aotgan", polarity: str = "auto", pattern: str | None = None,
+                      bucket: str | None = None) -> None:
+    """A cheap look at a mask folder and its options before any model is built: the choices, that the folder
+    exists, and that it holds an image file (the search stops at the first one: no listing of a 55k-mask set).
+    Raises the ValueError / :class:`DatasetSetupError` that :class:`WithMaskFiles` would."""
+    import os
+
+    from datamodules.image_io import is_image_file
+    from datamodules.masks.buckets import BUCKETS
+
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"mask augmentation must be one of {AUGMENTATIONS}, got {augment!r}")
+    if polarity not in POLARITIES:
+        raise ValueError(f"mask polarity must be one of {POLARITIES}, got {polarity!r}")
+    if bucket is not None and bucket not in BUCKETS:
+        raise ValueError(f"unknown mask bucket {bucket!r}; choose from {', '.join(BUCKETS)}")
+    folder = Path(mask_dir).expanduser()
+    if not folder.is_dir():
+        raise DatasetSetupError(f"mask folder {folder} does not exist; expected a folder of mask PNGs "
+                                "(white = hole, or black = hole with polarity detection)")
+    pending = [folder]
+    while pending:  # breadth first, lazily: stops at the first matching file
+        subfolders = []
+        with os.scandir(pending.pop(0)) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    subfolders.append(entry.path)
+                elif is_image_file(entry.name) and fnmatch.fnmatch(entry.name, pattern or "*"):
+                    return
+        pending += sorted(subfolders)
+    raise DatasetSetupError(f"mask folder {folder} holds no image files (*.png, *.jpg, ...)"
+                            + (f" matching {pattern!r}" if pattern else ""))
+
+
 class MaskFolder:
     """Mask files of a folder (recursive), read as ``(H, W)`` uint8 {0, 1} with 1 = hole.
 

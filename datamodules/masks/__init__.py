@@ -103,30 +103,60 @@ def build_mask_generator(spec: str | Mapping[str, Any] | MaskGenerator) -> MaskG
         raise _unknown(name)
     if name == "mixture":
         return _build_mixture(params)
+    _check_params(name, params)
+    return REGISTRY[name](**params)
+
+
+def check_mask_spec(spec: str | Mapping[str, Any] | MaskGenerator) -> None:
+    """Validate a spec's generator names, parameter names and mixture structure without building anything (the
+    HiFill templates, for one, are computed at construction); raises the ValueError that
+    :func:`build_mask_generator` would. Parameter *values* are checked by the generators' constructors."""
+    if isinstance(spec, MaskGenerator):
+        return
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        raise ValueError(f"a mask generator spec is a name or a dict with a 'name' key, got {spec!r}")
+    params = dict(spec)
+    name = params.pop("name")
+    if name not in REGISTRY:
+        raise _unknown(name)
+    if name == "mixture":
+        for component in _mixture_components(params):
+            check_mask_spec(component["generator"])
+        return
+    _check_params(name, params)
+
+
+def _check_params(name: str, params: Mapping[str, Any]) -> None:
     valid = generator_params(name)
     bad = sorted(set(params) - set(valid))
     if bad:
         raise ValueError(
             f"mask generator {name!r}: unknown parameter(s) {bad}; valid parameters: {', '.join(valid) or '(none)'}"
         )
-    return REGISTRY[name](**params)
 
 
-def _build_mixture(params: dict[str, Any]) -> MixtureMaskGenerator:
+def _mixture_components(params: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The mixture's components after checking its structure (keys of the spec and of every component)."""
     extra = sorted(set(params) - {"components", "labels", "mixture_name"})
     if extra:
         raise ValueError(f"mask generator 'mixture': unknown parameter(s) {extra}; valid parameters: components, labels")
     comps = params.get("components")
     if not comps:
         raise ValueError("mask generator 'mixture' needs 'components': [{'generator': spec, 'weight': w}, ...]")
-    built = []
     for c in comps:
         if not isinstance(c, Mapping) or "generator" not in c:
             raise ValueError(f"mixture component must be {{'generator': spec, 'weight': w}}, got {c!r}")
         bad = sorted(set(c) - {"generator", "weight"})
         if bad:
             raise ValueError(f"mixture component: unknown key(s) {bad}; valid keys: generator, weight")
-        built.append((build_mask_generator(c["generator"]), float(c.get("weight", 1.0))))
+    return list(comps)
+
+
+def _build_mixture(params: dict[str, Any]) -> MixtureMaskGenerator:
+    comps = _mixture_components(params)
+    built = [(build_mask_generator(c["generator"]), float(c.get("weight", 1.0))) for c in comps]
     return MixtureMaskGenerator(built, name=params.get("mixture_name", "mixture"), labels=params.get("labels"))
 
 
@@ -135,6 +165,7 @@ __all__ = [
     "MaskGenerator",
     "MixtureMaskGenerator",
     "build_mask_generator",
+    "check_mask_spec",
     "generator_names",
     "generator_params",
     "hole_ratio_bucket",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -113,3 +114,119 @@ def test_unknown_config_key_exits_2_before_building():
     assert result.returncode == 2
     assert "no_such_option" in result.stderr
     assert "loss schedule" not in result.stdout
+
+
+# ------------------------------------------------------------------------------------------ bad values fail fast
+class HeavyWork(Exception):
+    """Raised by the patched model constructor / data setup: the CLI got past its checks."""
+
+
+@pytest.fixture
+def no_heavy_work(monkeypatch):
+    """Any model construction (network build, VGG download) or dataset setup (data scan) fails loudly."""
+    from datamodules import InpaintDataModule
+    from lightning_modules.base import InpaintingModule
+
+    def guard(original):
+        @functools.wraps(original)  # keeps the signature: the parser reads the constructor's options from it
+        def heavy(*args, **kwargs):
+            raise HeavyWork("the CLI built a model or set up data before refusing the bad value")
+
+        return heavy
+
+    monkeypatch.setattr(InpaintingModule, "__init__", guard(InpaintingModule.__init__))
+    monkeypatch.setattr(InpaintDataModule, "setup", guard(InpaintDataModule.setup))
+
+
+@pytest.mark.parametrize("argv,words", [
+    # the real config would download VGG19 weights while building the model, then scan Places2
+    (["--config", "aotgan", "--data.data_root={tmp}/none"], ["data.data_root", "none", "data_large"]),
+    (["--config", "tiny", "--data.batch_size", "0"], ["data.batch_size = 0", ">= 1"]),
+    (["--config", "aotgan_smoke", "--data.image_size", "32"], ["data.image_size = 32", "AOTGAN", "36"]),
+    (["--config", "tiny", "--model.init_args.test_metrics=[nope]"], ["test_metrics", "nope", "psnr"]),
+    (["--config", "tiny", "--data.crop", "nope"], ["data.crop = 'nope'", "random_crop"]),
+    (["--config", "tiny", "--optimizer=Adam"], ["optimizer", "lr_g"]),
+    (["--config", "tiny", "--data.mask_dir={tmp}/none"], ["data.mask_dir", "does not exist"]),
+])
+def test_bad_values_are_refused_before_any_heavy_work(argv, words, tmp_path, no_heavy_work):
+    from inpaint_suite.lightning_cli import main as lightning_main
+
+    with pytest.raises(UsageError) as error:
+        lightning_main([a.format(tmp=tmp_path) for a in argv], command="fit")
+    assert "built a model" not in str(error.value)
+    assert all(word.format(tmp=tmp_path) in str(error.value) for word in words), str(error.value)
+
+
+def test_the_heavy_work_guard_is_reached_by_a_good_command_line(tmp_path, no_heavy_work):
+    """The control of the test above: without a bad value the patched constructor is what stops the run."""
+    from inpaint_suite.lightning_cli import main as lightning_main
+
+    # (jsonargparse re-raises constructor errors as ValueError, which the CLI reports as a configuration error)
+    with pytest.raises((HeavyWork, UsageError), match="built a model"):
+        lightning_main(["--config", "tiny", f"--trainer.default_root_dir={tmp_path}"], command="fit")
+
+
+def test_a_bad_value_in_a_yaml_file_names_the_file(tmp_path, no_heavy_work):
+    from inpaint_suite.lightning_cli import main as lightning_main
+
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("model:\n  init_args:\n    test_metrics: [psnr, psnrr]\ndata:\n  image_size: 100\n")
+    with pytest.raises(UsageError, match=r"test_metrics = \[\"psnr\", \"psnrr\"\] \(set in .*mine\.yaml\)"):
+        lightning_main(["--config", "madf_smoke", "--config", str(bad)], command="fit")
+    with pytest.raises(UsageError, match=r"data\.image_size = 100 \(set in .*mine\.yaml\): MADF needs a multiple"):
+        lightning_main(["--config", "madf_smoke", "--config", str(bad), "--model.test_metrics=[psnr]"], command="fit")
+
+
+@pytest.mark.parametrize("stage", ["fit", "test"])
+def test_every_packaged_config_passes_the_checks_or_lacks_only_its_data(stage, monkeypatch):
+    """No false alarm: each packaged config gets through the checks, except for a dataset folder that is not on
+    this machine (the message then names the config file)."""
+    from inpaint_suite.lightning_cli import InpaintCLI
+    from inpaint_suite.lightning_cli import main as lightning_main
+    from lightning_modules import config_names, config_path
+
+    def reached(self):
+        raise HeavyWork
+
+    monkeypatch.setattr(InpaintCLI, "instantiate_classes", reached)
+    for name in config_names():
+        try:
+            lightning_main(["--config", name], command=stage)
+        except HeavyWork:
+            continue
+        except UsageError as error:
+            assert "data.data_root" in str(error) and f"(set in {config_path(name)})" in str(error), (name, error)
+
+
+def test_the_refused_sizes_are_the_sizes_the_networks_refuse():
+    """Each method's declared size constraint (read by the CLI without building a model) matches its networks:
+    the smallest accepted size runs the generator and the critic, a refused one fails inside the networks."""
+    from lightning_modules.aotgan import AOTGAN
+    from lightning_modules.deepgin import DeepGIN
+    from lightning_modules.madf import MADF
+    from lightning_modules.tiny import TinyInpainter
+
+    cases = [
+        (TinyInpainter, {"width": 4, "perceptual_weight": 0.0}, 8, [4]),
+        (AOTGAN, {"channels": 16}, 36, [32]),
+        (AOTGAN, {"channels": 16, "rates": [1, 2]}, 24, [20]),
+        (DeepGIN, {}, 16, [8]),
+        (MADF, {}, 128, [64]),
+    ]
+    torch.manual_seed(0)
+    for cls, options, smallest, refused in cases:
+        assert cls.size_error(smallest, options) is None
+        model = cls(vgg_weights="random", **options).eval()
+        with torch.no_grad():
+            out = model.generate(model.example_batch(smallest))["output"]
+            assert out.shape[-2:] == (smallest, smallest)
+            if isinstance(model, DeepGIN):  # conditional critic: [input, image]
+                model.discriminator(torch.cat([out, out], 1))
+            elif model.discriminator is not None:
+                model.discriminator(out)
+            for size in refused:
+                assert cls.size_error(size, options), (cls.__name__, size)
+                with pytest.raises((RuntimeError, ValueError)):
+                    out = model.generate(model.example_batch(size))["output"]
+                    if model.discriminator is not None and not isinstance(model, DeepGIN):
+                        model.discriminator(out)

@@ -30,10 +30,65 @@ ROWS = [
     ("fit-wrong-type", ["fit", "--config", "tiny", "--trainer.max_steps=abc"], "trainer.max_steps"),
     ("fit-unknown-class", ["fit", "--config", "tiny", "--model.class_path=nope.Nope"], "nope"),
     ("fit-bad-option-value", ["fit", "--config", "tiny", "--model.init_args.nan_policy=pray"], "nan_policy"),
-    ("fit-unknown-dataset", ["fit", "--config", "tiny", "--data.dataset=nope"], "unknown dataset 'nope'"),
+    ("fit-unknown-dataset", ["fit", "--config", "tiny", "--data.dataset=nope"], "data.dataset = 'nope'"),
     ("fit-missing-data-root", ["fit", "--config", "tiny", "--data.dataset=folder", "--data.data_root={tmp}/none",
                                "--trainer.max_steps=1", "--trainer.logger=false"], "none"),
     ("fit-unknown-masks", ["fit", "--config", "tiny", "--data.masks=nope"], "unknown mask generator 'nope'"),
+    # bad values: one line naming the option, the value and the valid choices, before any model is built
+    ("fit-zero-batch-size", ["fit", "--config", "tiny", "--data.batch_size", "0"], "data.batch_size = 0: must be an"),
+    ("fit-negative-image-size", ["fit", "--config", "tiny", "--data.image_size", "-64"], "data.image_size = -64"),
+    ("fit-negative-workers", ["fit", "--config", "tiny", "--data.num_workers=-1"], "data.num_workers = -1"),
+    ("fit-zero-val-length", ["fit", "--config", "tiny", "--data.val_length=0"], "data.val_length = 0"),
+    ("fit-zero-eval-batch", ["fit", "--config", "tiny", "--data.eval_batch_size=0"], "data.eval_batch_size = 0"),
+    ("fit-unknown-crop", ["fit", "--config", "tiny", "--data.crop", "nope"], "choose from center_crop, deepgin"),
+    ("fit-unknown-eval-crop", ["fit", "--config", "tiny", "--data.dataset_options={{eval_crop: nope}}"],
+     "data.dataset_options.eval_crop = 'nope'"),
+    ("fit-unknown-metric", ["fit", "--config", "aotgan_smoke", "--model.init_args.test_metrics=[psnr, nope]"],
+     "unknown metrics ['nope']; choose from psnr"),
+    ("test-unknown-metric-short-form", ["test", "--config", "tiny", "--model.test_metrics=[nope]"],
+     "model.init_args.test_metrics"),
+    ("fit-unknown-mixture-component", ["fit", "--config", "tiny",
+                                       "--data.masks={{name: mixture, components: [{{generator: nope}}]}}"],
+     "valid names: aim_box"),
+    ("fit-unknown-mask-parameter", ["fit", "--config", "tiny", "--data.eval_masks={{name: aim_box, bogus: 1}}"],
+     "data.eval_masks"),
+    ("fit-unknown-per-image-masks", ["fit", "--config", "tiny", "--data.masks_per_image=[aim_box, nope]"],
+     "data.masks_per_image[1]"),
+    ("fit-aotgan-too-small", ["fit", "--config", "aotgan_smoke", "--data.image_size", "32"], "at least 36"),
+    ("fit-aotgan-not-multiple", ["fit", "--config", "aotgan_smoke", "--data.image_size", "66"], "e.g. 64 or 68"),
+    ("fit-madf-size", ["fit", "--config", "madf_smoke", "--data.image_size", "64"], "MADF needs a multiple of 128"),
+    ("fit-deepgin-size", ["fit", "--config", "deepgin_smoke", "--data.image_size", "40"], "e.g. 32 or 48"),
+    ("fit-hifill-size", ["fit", "--config", "hifill_smoke", "--data.image_size", "96"], "model.init_args.image_size"),
+    ("test-hifill-size", ["test", "--config", "hifill_smoke", "--data.image_size", "32"], "multiple of 64"),
+    ("fit-tiny-size", ["fit", "--config", "tiny", "--data.image_size", "4"], "at least 8"),
+    ("fit-places2-layout", ["fit", "--config", "tiny", "--data.dataset=places2", "--data.data_root={tmp}"],
+     "expected layout: ROOT/data_large"),
+    ("fit-data-root-not-set", ["fit", "--config", "tiny", "--data.dataset=celebahq"], "data.data_root is not set"),
+    ("fit-ade20k-layout", ["fit", "--config", "tiny", "--data.dataset=ade20k", "--data.data_root={tmp}"],
+     "ADEChallengeData2016"),
+    ("test-paris-layout", ["test", "--config", "tiny", "--data.dataset=paris", "--data.data_root={tmp}"],
+     "paris_eval_gt"),
+    ("fit-bad-dataset-option", ["fit", "--config", "tiny", "--data.dataset=celebahq", "--data.data_root={tmp}",
+                                "--data.dataset_options={{split_mode: 1k}}"], "split_mode must be one of"),
+    ("fit-missing-mask-dir", ["fit", "--config", "tiny", "--data.mask_dir={tmp}/none"], "data.mask_dir"),
+    ("fit-empty-mask-dir", ["fit", "--config", "tiny", "--data.eval_mask_dir={empty}"], "holds no image files"),
+    ("fit-bad-mask-polarity", ["fit", "--config", "tiny", "--data.mask_dir={tmp}",
+                               "--data.mask_file_options={{polarity: upside_down}}"], "white_hole"),
+    ("fit-unknown-mask-file-option", ["fit", "--config", "tiny", "--data.mask_file_options={{bogus: 1}}"],
+     "valid keys: augment, polarity"),
+    ("fit-optimizer-on-gan", ["fit", "--config", "tiny", "--optimizer=Adam"], "model.init_args.lr_g / lr_d"),
+    ("fit-lr-scheduler-on-gan", ["fit", "--config", "aotgan_smoke", "--lr_scheduler=StepLR",
+                                 "--lr_scheduler.step_size=1"], "override configure_optimizers"),
+    ("fit-bad-value-in-yaml", ["fit", "--config", "tiny", "--config", "{bad_yaml}"],
+     "data.batch_size = 0 (set in {bad_yaml})"),
+    ("fit-bad-crop-in-yaml", ["fit", "--config", "tiny", "--config", "{bad_yaml}", "--data.batch_size=2"],
+     "data.crop = 'nope' (set in {bad_yaml})"),
+    # the last setting wins: a command-line value after the file is not blamed on it, a file after it is
+    ("fit-cli-after-yaml", ["fit", "--config", "tiny", "--config", "{bad_yaml}", "--data.crop=resize",
+                            "--data.batch_size=-1"], "data.batch_size = -1: must"),
+    ("fit-yaml-after-cli", ["fit", "--config", "tiny", "--data.batch_size=3", "--config", "{bad_yaml}"],
+     "data.batch_size = 0 (set in {bad_yaml})"),
+    ("fit-packaged-config-names-its-file", ["fit", "--config", "aotgan"], "(set in {aotgan_yaml})"),
     ("fit-missing-ckpt", ["fit", "--config", "tiny", "--ckpt_path={tmp}/none.ckpt"], "none.ckpt does not exist"),
     ("fit-ckpt-not-a-checkpoint", ["fit", "--config", "tiny", "--ckpt_path={png}", "--trainer.logger=false",
                                    "--trainer.max_steps=1"], "not a file written by torch.save"),
@@ -98,8 +153,14 @@ def files(tmp_path_factory):
     # the tiny config builds width 16; a width-4 checkpoint has the right keys and the wrong shapes
     narrow = TinyInpainter(width=4, vgg_weights="random", perceptual_weight=0.0)
     torch.save({"state_dict": narrow.state_dict()}, tmp / "narrow.ckpt")
+    (tmp / "empty").mkdir()
+    # a YAML that sets bad values (the error names this file); the model options stay with the packaged config
+    (tmp / "bad.yaml").write_text("data:\n  batch_size: 0\n  crop: nope\n")
+    from lightning_modules import config_path
+
     return {"tmp": str(tmp), "png": str(tmp / "photo.png"), "mask": str(tmp / "mask.png"),
-            "small_mask": str(tmp / "small_mask.png"), "narrow_ckpt": str(tmp / "narrow.ckpt")}
+            "small_mask": str(tmp / "small_mask.png"), "narrow_ckpt": str(tmp / "narrow.ckpt"),
+            "empty": str(tmp / "empty"), "bad_yaml": str(tmp / "bad.yaml"), "aotgan_yaml": str(config_path("aotgan"))}
 
 
 def _run(argv: list[str]) -> int:
