@@ -15,7 +15,7 @@ from inpaint_suite import resume
 from inpaint_suite.checkpoint_io import install_atomic_checkpoint_io
 from inpaint_suite.cli import UsageError, torch_load_argument
 from inpaint_suite.preemption import PreemptionCheckpoint, exit_code
-from lightning_modules import config_names, config_path
+from lightning_modules import config_names, config_path, part_names
 from lightning_modules.base import InpaintingModule
 
 
@@ -44,8 +44,8 @@ def resolve_config_args(argv: Sequence[str]) -> list[str]:
             try:
                 value = str(config_path(value))
             except KeyError:
-                raise UsageError(f"unknown config {value!r}; packaged configs: {', '.join(config_names())} "
-                                 "(or give a YAML path)") from None
+                raise UsageError(f"unknown config {value!r}; packaged configs: {', '.join(config_names())}; "
+                                 f"parts: {', '.join(part_names())} (or give a YAML path)") from None
         out += ["--config", value]
         i += 1 if joined else 2
     return out

@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+PART_DIR = CONFIG_DIR / "parts"  # partial configs (trainer set-ups, ...) added after a method config
 
 # method name -> "module:Class". Imported lazily: building the table must not import every network.
 METHODS: dict[str, str] = {
@@ -30,9 +31,15 @@ def config_names() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 
 
+def part_names() -> list[str]:
+    """Names of the packaged config parts (``ddp_8gpu``, ...): ``--config METHOD_CONFIG --config PART``."""
+    return sorted(p.stem for p in PART_DIR.glob("*.yaml"))
+
+
 def config_path(name: str) -> Path:
-    """Path of packaged config ``name`` (a bare name such as ``aotgan_smoke``)."""
-    path = CONFIG_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise KeyError(f"unknown config {name!r}; choose from {config_names()}")
-    return path
+    """Path of packaged config or part ``name`` (a bare name such as ``aotgan_smoke`` or ``ddp_8gpu``)."""
+    for folder in (CONFIG_DIR, PART_DIR):
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            return path
+    raise KeyError(f"unknown config {name!r}; choose from {config_names() + part_names()}")
