@@ -1,6 +1,6 @@
 """``aotgan``: AOT-GAN (Zeng et al., TVCG 2022 / arXiv 2104.01431) as an :class:`InpaintingModule`.
 
-Spec: ``/work/shared/specs/aotgan.md``. Objective (paper Eq. 8), every term active from step 0::
+Notes, paper tables and paper/code switches: ``lightning_modules/README_aotgan.md``. Objective (paper Eq. 8), every term active from step 0::
 
     L_G = 1 · L1(y) + 250 · style(y) + 0.1 · perceptual(y) + 0.01 · adv_G(z)       y = raw output, z = composite
     L_D = mean((D↑(z) − fake_target)²) + mean((D↑(x) − real_target)²)             least squares, SM-PatchGAN

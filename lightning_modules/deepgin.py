@@ -1,6 +1,7 @@
 """DeepGIN as an :class:`InpaintingModule`: two-phase schedule (L1 warm-up, then the GAN objective).
 
-Spec: /work/shared/specs/deepgin.md §4 (losses, schedule), §6 (test-time extras), §9 (paper vs code).
+Notes, paper tables and paper/code switches: ``lightning_modules/README_deepgin.md`` (losses and schedule, test-time
+extras, paper vs code).
 
 The network works in [0, 1] with white-filled holes (official code); this module converts from/to the project's
 [-1, 1] and evaluates DeepGIN's own losses in [0, 1], where their weights were tuned. Both phases are rows of one

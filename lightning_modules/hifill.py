@@ -1,6 +1,6 @@
 """``hifill``: HiFill (Yi et al., CVPR 2020, arXiv 2005.09704) as an :class:`InpaintingModule`.
 
-Spec: ``/work/shared/specs/hifill.md`` section 4. Objective (Eqs. 9-13), every term active from step 0::
+Notes, paper tables and paper/code switches: ``lightning_modules/README_hifill.md``. Objective (Eqs. 9-13), every term active from step 0::
 
     L_G = a1 * [c * L_hole(x1) + L_hole(x2)] + a2 * [c * L_ctx(x1) + L_ctx(x2)] + beta * (-E[D(x~)])
     L_D = E[D(x~)] - E[D(x)] + 10 * E[(||grad D(x^)||_2 - 1)^2]         x~ = x2 * m + x * (1 - m) (pasted fake)

@@ -1,6 +1,6 @@
 """MADF as a LightningModule: reconstruction losses only (no discriminator), supervision spread over the cascade.
 
-Spec: ``/work/shared/specs/madf.md`` (§4 losses and schedule). Project tensors (images in [-1, 1], masks 1 = hole)
+Notes, paper tables and paper/code switches: ``lightning_modules/README_madf.md``. Project tensors (images in [-1, 1], masks 1 = hole)
 are converted here to the paper's space: ImageNet-normalised images and 1 = valid masks (§"Conventions").
 
 Every decoder is a named output of :meth:`MADFModule.generate` (``recovery``, ``refine1`` .. ``refineK``; ``output``

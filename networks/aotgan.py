@@ -1,6 +1,6 @@
 """AOT-GAN networks (Zeng et al., "Aggregated Contextual Transformations for High-Resolution Image Inpainting").
 
-Spec: ``/work/shared/specs/aotgan.md`` (§2 generator, §3 discriminator). Pure ``nn.Module``s, torch only.
+Written from the paper and the official code's architecture (``lightning_modules/README_aotgan.md``). Pure ``nn.Module``s, torch only.
 
 Conventions: images ``(B, 3, H, W)`` in [-1, 1]; masks ``(B, 1, H, W)`` in {0, 1} with 1 = hole (the paper's
 convention too, so nothing is inverted here).

@@ -1,6 +1,6 @@
 """DeepGIN (Li et al., ECCV 2020 AIM workshop): coarse G1 + refinement G2, and the two-scale SN PatchGAN.
 
-Spec: /work/shared/specs/deepgin.md (§2 generator, §3 discriminator, §6 test-time extras).
+Written from the paper and the official code's architecture (``lightning_modules/README_deepgin.md``).
 
 Conventions of this file (they are the paper's / official code's, not the project's):
 - images are RGB in **[0, 1]** (the Lightning module converts from/to the project's [-1, 1]);

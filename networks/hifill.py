@@ -1,6 +1,6 @@
 """HiFill (Yi et al., CVPR 2020): LWGC generator with shared contextual attention, and its WGAN critic.
 
-Spec: ``/work/shared/specs/hifill.md`` (sections 2-3). Conventions of this module:
+Written from the paper and the official code's graph (``lightning_modules/README_hifill.md``). Conventions of this module:
 
 * images ``(B, 3, H, W)`` in [-1, 1]; masks ``(B, 1, H, W)`` in {0, 1}, 1 = hole;
 * the generator's native size is 512x512 (attention grid 32x32 of 16-pixel cells); any size that is a multiple

@@ -1,7 +1,8 @@
 """MADF generator: mask-aware dynamic filtering encoder + recovery decoder + K refinement decoders.
 
 Zhu et al., "Image Inpainting by End-to-End Cascaded Refinement with Mask Awareness" (IEEE TIP).
-Re-implemented from ``/work/shared/specs/madf.md`` (section numbers below refer to it).
+Re-implemented from the paper and the official code's architecture (``lightning_modules/README_madf.md``); the
+section numbers below refer to the project's MADF notes.
 
 Conventions *inside this module* follow the paper and official code, not the project's:
 

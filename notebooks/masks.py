@@ -13,7 +13,7 @@
 #
 # Every generator of `datamodules.masks.REGISTRY` (built with `build_mask_generator(name)`, its default parameters),
 # compared with
-# - the spec's **measured statistics** (`/work/shared/specs/masks.md` section 8: mean, std and the 10-bin
+# - the spec's **measured statistics** (the official generators' measured mean, std and 10-bin
 #   hole-ratio histogram of the official code, as tabulated in `tests/datamodules/masks/mask_stats.py`), and
 # - the **CPU oracle** (`tests/datamodules/masks/mask_oracles.py`, numpy/OpenCV re-implementations), if importable.
 #
