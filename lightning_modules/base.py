@@ -27,6 +27,7 @@ from rich.console import Console
 from torch import Tensor, nn
 
 from lightning_modules.losses import BASE_LOSS_FUNCTIONS, LossFn, LossInputs, VGGFeatures
+from lightning_modules.nonfinite import SkipStreaks, last_checkpoint
 from lightning_modules.schedule import LossSchedule, LossTerm
 
 UPDATE_ORDERS = ("d_then_g", "g_then_d", "simultaneous")
@@ -100,6 +101,9 @@ class InpaintingModule(L.LightningModule):
         log_images_every_n_steps: log an input/mask/output/composite/target grid every N generator steps (0 = off).
         loss_weights: override schedule weights by term name, e.g. ``{"style": 120}``.
         nan_policy: ``raise`` (stop, naming step and term; the last checkpoint is kept), ``skip`` the step, ``ignore``.
+        max_consecutive_skips: with ``nan_policy: skip``, stop (``NonFiniteLossError``, exit code 1) once one optimiser
+            has skipped this many steps in a row; the message names the last non-finite values, the number of skips
+            and the last checkpoint written. Counted per optimiser; a finite step of that optimiser resets it (>= 1).
         semantic_channels: extra input channels of a semantic map (AIM Track 2: 52); 0 = RGB + mask only.
         semantic_encoding: what ``batch["seg"]`` holds: ``onehot`` (float one-hot, ``data.seg_encoding: labels``) or
             ``ade_rgb`` (the raw ADE20K ``*_seg.png`` colours as uint8, ``data.seg_encoding: ade_rgb``, scaled here to
@@ -130,6 +134,7 @@ class InpaintingModule(L.LightningModule):
         log_images_every_n_steps: int = 500,
         loss_weights: dict[str, float] | None = None,
         nan_policy: str = "raise",
+        max_consecutive_skips: int = 100,
         semantic_channels: int = 0,
         semantic_encoding: str = "onehot",
         vgg_weights: str = "imagenet",
@@ -143,6 +148,9 @@ class InpaintingModule(L.LightningModule):
             raise ValueError(f"update_order must be one of {UPDATE_ORDERS}, got {update_order!r}")
         if nan_policy not in NAN_POLICIES:
             raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+        if isinstance(max_consecutive_skips, bool) or not isinstance(max_consecutive_skips, int) \
+                or max_consecutive_skips < 1:
+            raise ValueError(f"max_consecutive_skips must be an integer >= 1, got {max_consecutive_skips!r}")
         if eval_image not in ("composite", "output"):
             raise ValueError(f"eval_image must be 'composite' or 'output', got {eval_image!r}")
         if generator_batch not in ("shared", "fresh"):
@@ -165,6 +173,8 @@ class InpaintingModule(L.LightningModule):
         self.log_images_every_n_steps = log_images_every_n_steps
         self.loss_weights = dict(loss_weights or {})
         self.nan_policy = nan_policy
+        self.max_consecutive_skips = max_consecutive_skips
+        self._skip_streaks = SkipStreaks(max_consecutive_skips)  # not checkpointed: a resumed run starts afresh
         self.semantic_channels = semantic_channels
         self.semantic_encoding = semantic_encoding
         self.vgg_weights = vgg_weights
@@ -325,6 +335,7 @@ class InpaintingModule(L.LightningModule):
         if self._trainer is not None and self.trainer.world_size > 1:
             decision = self.trainer.strategy.reduce_boolean_decision(decision, all=False)
         if not decision:
+            self._skip_streaks.stepped(optimizer)
             return True
         culprits = [f"{name}={v.item()}" for name, v in values.items() if not torch.isfinite(v)]
         if not culprits and bool(torch.isfinite(total)):
@@ -339,6 +350,9 @@ class InpaintingModule(L.LightningModule):
                                      "the last checkpoint is kept)")
         self.skipped_steps += 1
         self.print(f"skipping step: {message}")
+        if self._skip_streaks.skipped(optimizer, message):
+            # raised before any optimiser step: the weights (and the checkpoint named) are the last finite ones
+            raise NonFiniteLossError(self._skip_streaks.stop_message(optimizer, last_checkpoint(self._trainer)))
         return False
 
     def _nonfinite_grad_names(self, opt) -> list[str]:

@@ -37,12 +37,18 @@ class HangAfterStep(L.Callback):
 
 class NaNTiny(TinyInpainter):
     """``tiny`` whose ``l1`` term is ``bad_value`` (``nan`` or ``inf``) on the training batches numbered in
-    ``bad_batches`` (0-based count of ``training_step`` calls, so a skipped step does not repeat forever)."""
+    ``bad_batches`` (0-based count of ``training_step`` calls, so a skipped step does not repeat forever), and on
+    every batch from ``bad_from`` on (a diverged model: every later step is non-finite)."""
 
-    def __init__(self, bad_batches: list[int] | None = None, bad_value: str = "nan", **kw) -> None:
+    def __init__(self, bad_batches: list[int] | None = None, bad_value: str = "nan", bad_from: int | None = None,
+                 **kw) -> None:
         super().__init__(**kw)
-        self.bad_batches, self.bad_value = list(bad_batches or []), float(bad_value)
+        self.bad_batches, self.bad_value, self.bad_from = list(bad_batches or []), float(bad_value), bad_from
         self._batches_seen = 0
+
+    def _bad(self) -> bool:
+        return self._batches_seen in self.bad_batches or (self.bad_from is not None
+                                                          and self._batches_seen >= self.bad_from)
 
     def training_step(self, batch, batch_idx):
         try:
@@ -56,7 +62,7 @@ class NaNTiny(TinyInpainter):
 
         def poisoned(x):
             value = l1(x)
-            return value * self.bad_value if self._batches_seen in self.bad_batches else value
+            return value * self.bad_value if self._bad() else value
 
         fns["l1"] = poisoned
         return fns
