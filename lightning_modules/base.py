@@ -55,17 +55,29 @@ class CheckpointKeyError(CheckpointError, KeyError):
 
 
 def describe_load_error(path: str | Path, error: BaseException) -> str:
-    """One line saying why ``torch.load(path, weights_only=True)`` failed (unsafe pickle vs unreadable file)."""
+    """One line saying why ``torch.load(path, weights_only=True)`` failed (unsafe pickle vs unreadable file).
+
+    A refused pickle is recognised from the file itself (:func:`~lightning_modules.pickle_scan.refused_globals`
+    reads its globals without unpickling) and from torch's wording, which names the global in some cases and
+    differs between releases and file kinds ("Unsupported global: GLOBAL eval", "Trying to load unsupported GLOBAL
+    posix.system whose module posix is blocked", only "Unsupported operand 149" for a plain ``pickle.dump`` file)."""
     import pickle
 
+    from lightning_modules.pickle_scan import refused_globals
+
     text = str(error)
-    # "Unsupported global: GLOBAL os.system ..." = the pickle names code; other failures = not a torch file
-    unsafe = re.search(r"(Unsupported (global|class)|Trying to call reduce)[^\n]*?(?=\. |$)", text, re.MULTILINE)
-    if isinstance(error, pickle.UnpicklingError) and unsafe:
-        detail = unsafe.group(0).split(" was not an allowed global")[0]
-        return (f"refusing to load {path}: it is not a plain weights file (it pickles code or objects that "
-                f"weights_only=True does not allow: {detail}); only load it unrestricted if you trust its source")
-    if isinstance(error, pickle.UnpicklingError):  # e.g. an image or a truncated file given as weights
+    if isinstance(error, pickle.UnpicklingError):
+        names = refused_globals(path)
+        # torch's words, for a path we cannot read back: "... GLOBAL os.system ...", or in older releases
+        # "Unsupported class numpy...." / "Trying to call reduce for ..."
+        named = re.search(r"GLOBAL (\S+)", text)
+        worded = re.search(r"(Unsupported class|Trying to call reduce)[^\n]*?(?=\. |$)", text, re.MULTILINE)
+        if names or named or worded:
+            detail = ", ".join(names[:5]) if names else named.group(1).rstrip(".,;:") if named else worded.group(0)
+            return (f"refusing to load {path}: it is not a plain weights file, it references code or classes that "
+                    f"weights_only=True does not allow ({detail}); it was refused and nothing in it was run; only "
+                    "load it unrestricted if you trust its source")
+        # e.g. an image or a truncated file given as weights
         return f"cannot read {path}: not a file written by torch.save (or it is truncated)"
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return f"cannot read {path} as a PyTorch weights file ({type(error).__name__}: {first})"

@@ -5,12 +5,17 @@ folder on its ``PYTHONPATH`` and name the classes by class path on the command l
   sleeps forever, so the test can ``kill -9`` the run at a known point.
 - :class:`NaNTiny`: the ``tiny`` method whose ``l1`` term turns NaN (or Inf) on chosen training batches.
 - :func:`make_code_pickle`: a ``.ckpt`` whose unpickling runs code (it writes a marker file), for the
-  ``weights_only`` refusal tests.
+  ``weights_only`` refusal tests; :func:`make_shell_pickle`: the same through ``os.system`` or ``builtins.eval``, as
+  a ``torch.save`` zip, a legacy ``torch.save`` file or a plain ``pickle.dump`` (torch words each refusal
+  differently).
 """
 
 from __future__ import annotations
 
+import builtins
+import os
 import pickle
+import shlex
 import time
 from pathlib import Path
 
@@ -91,3 +96,44 @@ def make_code_pickle(path: Path, marker: Path, as_checkpoint: bool = True) -> Pa
     # torch.save pickles with the stdlib pickler, so __reduce__ is honoured exactly as an attacker's file would be.
     torch.save(obj, path, pickle_module=pickle)
     return path
+
+
+class _RunsShell:
+    """Unpickling this runs ``echo pwned > marker`` through ``os.system`` (a global in module ``posix`` on Linux)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"echo pwned > {shlex.quote(self.marker)}",))
+
+
+class _RunsEval:
+    """Unpickling this evaluates Python code that writes ``marker`` (the global ``builtins.eval``)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (builtins.eval, (f"__import__('pathlib').Path({self.marker!r}).write_text('pwned')",))
+
+
+SHELL_PICKLE_KINDS = ("system-zip", "system-legacy", "system-pickle", "eval-zip", "eval-pickle")
+
+
+def make_shell_pickle(path: Path, marker: Path, kind: str) -> tuple[Path, str]:
+    """Write a checkpoint-shaped file whose load runs code that writes ``marker``; returns it and the global it
+    references. ``kind`` = ``<system|eval>-<zip|legacy|pickle>``: ``torch.save`` (zip), ``torch.save`` in the legacy
+    format, or a plain ``pickle.dump`` (loaded by ``torch.load`` too)."""
+    import torch
+
+    code, form = kind.split("-")
+    payload = _RunsShell(str(marker)) if code == "system" else _RunsEval(str(marker))
+    target = os.system if code == "system" else builtins.eval
+    obj = {"state_dict": {"generator.payload": payload}, "global_step": 1, "epoch": 0}
+    if form == "pickle":
+        with open(path, "wb") as file:
+            pickle.dump(obj, file)
+    else:
+        torch.save(obj, path, pickle_module=pickle, _use_new_zipfile_serialization=form == "zip")
+    return path, f"{target.__module__}.{target.__name__}"
