@@ -27,6 +27,7 @@ from rich.console import Console
 from torch import Tensor, nn
 
 from lightning_modules.losses import BASE_LOSS_FUNCTIONS, LossFn, LossInputs, VGGFeatures
+from lightning_modules.nonfinite import SkipStreaks, last_checkpoint
 from lightning_modules.schedule import LossSchedule, LossTerm
 
 UPDATE_ORDERS = ("d_then_g", "g_then_d", "simultaneous")
@@ -54,17 +55,29 @@ class CheckpointKeyError(CheckpointError, KeyError):
 
 
 def describe_load_error(path: str | Path, error: BaseException) -> str:
-    """One line saying why ``torch.load(path, weights_only=True)`` failed (unsafe pickle vs unreadable file)."""
+    """One line saying why ``torch.load(path, weights_only=True)`` failed (unsafe pickle vs unreadable file).
+
+    A refused pickle is recognised from the file itself (:func:`~lightning_modules.pickle_scan.refused_globals`
+    reads its globals without unpickling) and from torch's wording, which names the global in some cases and
+    differs between releases and file kinds ("Unsupported global: GLOBAL eval", "Trying to load unsupported GLOBAL
+    posix.system whose module posix is blocked", only "Unsupported operand 149" for a plain ``pickle.dump`` file)."""
     import pickle
 
+    from lightning_modules.pickle_scan import refused_globals
+
     text = str(error)
-    # "Unsupported global: GLOBAL os.system ..." = the pickle names code; other failures = not a torch file
-    unsafe = re.search(r"(Unsupported (global|class)|Trying to call reduce)[^\n]*?(?=\. |$)", text, re.MULTILINE)
-    if isinstance(error, pickle.UnpicklingError) and unsafe:
-        detail = unsafe.group(0).split(" was not an allowed global")[0]
-        return (f"refusing to load {path}: it is not a plain weights file (it pickles code or objects that "
-                f"weights_only=True does not allow: {detail}); only load it unrestricted if you trust its source")
-    if isinstance(error, pickle.UnpicklingError):  # e.g. an image or a truncated file given as weights
+    if isinstance(error, pickle.UnpicklingError):
+        names = refused_globals(path)
+        # torch's words, for a path we cannot read back: "... GLOBAL os.system ...", or in older releases
+        # "Unsupported class numpy...." / "Trying to call reduce for ..."
+        named = re.search(r"GLOBAL (\S+)", text)
+        worded = re.search(r"(Unsupported class|Trying to call reduce)[^\n]*?(?=\. |$)", text, re.MULTILINE)
+        if names or named or worded:
+            detail = ", ".join(names[:5]) if names else named.group(1).rstrip(".,;:") if named else worded.group(0)
+            return (f"refusing to load {path}: it is not a plain weights file, it references code or classes that "
+                    f"weights_only=True does not allow ({detail}); it was refused and nothing in it was run; only "
+                    "load it unrestricted if you trust its source")
+        # e.g. an image or a truncated file given as weights
         return f"cannot read {path}: not a file written by torch.save (or it is truncated)"
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return f"cannot read {path} as a PyTorch weights file ({type(error).__name__}: {first})"
@@ -100,6 +113,9 @@ class InpaintingModule(L.LightningModule):
         log_images_every_n_steps: log an input/mask/output/composite/target grid every N generator steps (0 = off).
         loss_weights: override schedule weights by term name, e.g. ``{"style": 120}``.
         nan_policy: ``raise`` (stop, naming step and term; the last checkpoint is kept), ``skip`` the step, ``ignore``.
+        max_consecutive_skips: with ``nan_policy: skip``, stop (``NonFiniteLossError``, exit code 1) once one optimiser
+            has skipped this many steps in a row; the message names the last non-finite values, the number of skips
+            and the last checkpoint written. Counted per optimiser; a finite step of that optimiser resets it (>= 1).
         semantic_channels: extra input channels of a semantic map (AIM Track 2: 52); 0 = RGB + mask only.
         semantic_encoding: what ``batch["seg"]`` holds: ``onehot`` (float one-hot, ``data.seg_encoding: labels``) or
             ``ade_rgb`` (the raw ADE20K ``*_seg.png`` colours as uint8, ``data.seg_encoding: ade_rgb``, scaled here to
@@ -154,6 +170,7 @@ class InpaintingModule(L.LightningModule):
         log_images_every_n_steps: int = 500,
         loss_weights: dict[str, float] | None = None,
         nan_policy: str = "raise",
+        max_consecutive_skips: int = 100,
         semantic_channels: int = 0,
         semantic_encoding: str = "onehot",
         vgg_weights: str = "imagenet",
@@ -167,6 +184,9 @@ class InpaintingModule(L.LightningModule):
             raise ValueError(f"update_order must be one of {UPDATE_ORDERS}, got {update_order!r}")
         if nan_policy not in NAN_POLICIES:
             raise ValueError(f"nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+        if isinstance(max_consecutive_skips, bool) or not isinstance(max_consecutive_skips, int) \
+                or max_consecutive_skips < 1:
+            raise ValueError(f"max_consecutive_skips must be an integer >= 1, got {max_consecutive_skips!r}")
         if eval_image not in ("composite", "output"):
             raise ValueError(f"eval_image must be 'composite' or 'output', got {eval_image!r}")
         if generator_batch not in ("shared", "fresh"):
@@ -189,6 +209,8 @@ class InpaintingModule(L.LightningModule):
         self.log_images_every_n_steps = log_images_every_n_steps
         self.loss_weights = dict(loss_weights or {})
         self.nan_policy = nan_policy
+        self.max_consecutive_skips = max_consecutive_skips
+        self._skip_streaks = SkipStreaks(max_consecutive_skips)  # not checkpointed: a resumed run starts afresh
         self.semantic_channels = semantic_channels
         self.semantic_encoding = semantic_encoding
         self.vgg_weights = vgg_weights
@@ -349,6 +371,7 @@ class InpaintingModule(L.LightningModule):
         if self._trainer is not None and self.trainer.world_size > 1:
             decision = self.trainer.strategy.reduce_boolean_decision(decision, all=False)
         if not decision:
+            self._skip_streaks.stepped(optimizer)
             return True
         culprits = [f"{name}={v.item()}" for name, v in values.items() if not torch.isfinite(v)]
         if not culprits and bool(torch.isfinite(total)):
@@ -363,6 +386,9 @@ class InpaintingModule(L.LightningModule):
                                      "the last checkpoint is kept)")
         self.skipped_steps += 1
         self.print(f"skipping step: {message}")
+        if self._skip_streaks.skipped(optimizer, message):
+            # raised before any optimiser step: the weights (and the checkpoint named) are the last finite ones
+            raise NonFiniteLossError(self._skip_streaks.stop_message(optimizer, last_checkpoint(self._trainer)))
         return False
 
     def _nonfinite_grad_names(self, opt) -> list[str]:

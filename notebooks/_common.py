@@ -290,16 +290,17 @@ def sample_masks(spec: Any, n: int, size: int, seed: int = 0):
 
 def build_method(method: str, overrides: dict[str, Any] | None = None, checkpoint: Path | None = None):
     """``(model in eval mode, label)``: the method's packaged model with ``overrides``; weights from
-    ``checkpoint`` when given, else random (the label says which)."""
-    import torch
-
+    ``checkpoint`` when given, else random (the label says which). The checkpoint is read with
+    ``weights_only=True`` (``load_weights_file``): a file whose pickle would run code is refused
+    (``CheckpointError``), never executed."""
     from inpaint_suite.config import build_model, load_config
+    from lightning_modules.base import load_weights_file
 
     model = build_model(load_config(method)["model"],
                         {"vgg_weights": "random", "log_images_every_n_steps": 0, **(overrides or {})})
     label = "RANDOM WEIGHTS (no checkpoint): shows the pipeline, not a trained model"
     if checkpoint is not None:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = load_weights_file(checkpoint)
         model.load_state_dict(state.get("state_dict", state), strict=False)
         label = f"checkpoint {checkpoint}"
     return model.eval(), label

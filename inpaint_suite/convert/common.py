@@ -151,8 +151,12 @@ def load_torch_file(path: str | Path, trust_pickle: bool = False) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if not trust_pickle:
+            from lightning_modules.pickle_scan import refused_globals
+
             found = re.search(r"GLOBAL (\S+)", str(error))
-            detail = f"it references {found.group(1)}" if found else "it holds objects other than tensors"
+            # torch names no global for a plain pickle.dump file: then they are read from the file itself
+            names = [found.group(1).rstrip(".,;:")] if found else refused_globals(path)[:5]
+            detail = f"it references {', '.join(names)}" if names else "it holds objects other than tensors"
             raise ConvertError(
                 f"{path} is a full pickle, not a plain weights file ({detail}); loading it could execute "
                 "code stored in it. Re-run with --trust-pickle only if you trust where the file came from") from None

@@ -181,6 +181,9 @@ def test_base_rejects_bad_options():
         InpaintingModule(update_order="sideways")
     with pytest.raises(ValueError, match="nan_policy"):
         InpaintingModule(nan_policy="pray")
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match=rf"max_consecutive_skips must be an integer >= 1, got {bad}"):
+            InpaintingModule(max_consecutive_skips=bad)
 
 
 def test_semantic_encoding_ade_rgb_scales_raw_colours_and_refuses_the_other_encoding():

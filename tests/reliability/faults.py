@@ -5,12 +5,17 @@ folder on its ``PYTHONPATH`` and name the classes by class path on the command l
   sleeps forever, so the test can ``kill -9`` the run at a known point.
 - :class:`NaNTiny`: the ``tiny`` method whose ``l1`` term turns NaN (or Inf) on chosen training batches.
 - :func:`make_code_pickle`: a ``.ckpt`` whose unpickling runs code (it writes a marker file), for the
-  ``weights_only`` refusal tests.
+  ``weights_only`` refusal tests; :func:`make_shell_pickle`: the same through ``os.system`` or ``builtins.eval``, as
+  a ``torch.save`` zip, a legacy ``torch.save`` file or a plain ``pickle.dump`` (torch words each refusal
+  differently).
 """
 
 from __future__ import annotations
 
+import builtins
+import os
 import pickle
+import shlex
 import time
 from pathlib import Path
 
@@ -37,12 +42,18 @@ class HangAfterStep(L.Callback):
 
 class NaNTiny(TinyInpainter):
     """``tiny`` whose ``l1`` term is ``bad_value`` (``nan`` or ``inf``) on the training batches numbered in
-    ``bad_batches`` (0-based count of ``training_step`` calls, so a skipped step does not repeat forever)."""
+    ``bad_batches`` (0-based count of ``training_step`` calls, so a skipped step does not repeat forever), and on
+    every batch from ``bad_from`` on (a diverged model: every later step is non-finite)."""
 
-    def __init__(self, bad_batches: list[int] | None = None, bad_value: str = "nan", **kw) -> None:
+    def __init__(self, bad_batches: list[int] | None = None, bad_value: str = "nan", bad_from: int | None = None,
+                 **kw) -> None:
         super().__init__(**kw)
-        self.bad_batches, self.bad_value = list(bad_batches or []), float(bad_value)
+        self.bad_batches, self.bad_value, self.bad_from = list(bad_batches or []), float(bad_value), bad_from
         self._batches_seen = 0
+
+    def _bad(self) -> bool:
+        return self._batches_seen in self.bad_batches or (self.bad_from is not None
+                                                          and self._batches_seen >= self.bad_from)
 
     def training_step(self, batch, batch_idx):
         try:
@@ -56,7 +67,7 @@ class NaNTiny(TinyInpainter):
 
         def poisoned(x):
             value = l1(x)
-            return value * self.bad_value if self._batches_seen in self.bad_batches else value
+            return value * self.bad_value if self._bad() else value
 
         fns["l1"] = poisoned
         return fns
@@ -85,3 +96,44 @@ def make_code_pickle(path: Path, marker: Path, as_checkpoint: bool = True) -> Pa
     # torch.save pickles with the stdlib pickler, so __reduce__ is honoured exactly as an attacker's file would be.
     torch.save(obj, path, pickle_module=pickle)
     return path
+
+
+class _RunsShell:
+    """Unpickling this runs ``echo pwned > marker`` through ``os.system`` (a global in module ``posix`` on Linux)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"echo pwned > {shlex.quote(self.marker)}",))
+
+
+class _RunsEval:
+    """Unpickling this evaluates Python code that writes ``marker`` (the global ``builtins.eval``)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (builtins.eval, (f"__import__('pathlib').Path({self.marker!r}).write_text('pwned')",))
+
+
+SHELL_PICKLE_KINDS = ("system-zip", "system-legacy", "system-pickle", "eval-zip", "eval-pickle")
+
+
+def make_shell_pickle(path: Path, marker: Path, kind: str) -> tuple[Path, str]:
+    """Write a checkpoint-shaped file whose load runs code that writes ``marker``; returns it and the global it
+    references. ``kind`` = ``<system|eval>-<zip|legacy|pickle>``: ``torch.save`` (zip), ``torch.save`` in the legacy
+    format, or a plain ``pickle.dump`` (loaded by ``torch.load`` too)."""
+    import torch
+
+    code, form = kind.split("-")
+    payload = _RunsShell(str(marker)) if code == "system" else _RunsEval(str(marker))
+    target = os.system if code == "system" else builtins.eval
+    obj = {"state_dict": {"generator.payload": payload}, "global_step": 1, "epoch": 0}
+    if form == "pickle":
+        with open(path, "wb") as file:
+            pickle.dump(obj, file)
+    else:
+        torch.save(obj, path, pickle_module=pickle, _use_new_zipfile_serialization=form == "zip")
+    return path, f"{target.__module__}.{target.__name__}"

@@ -30,6 +30,8 @@ ROWS = [
     ("fit-wrong-type", ["fit", "--config", "tiny", "--trainer.max_steps=abc"], "trainer.max_steps"),
     ("fit-unknown-class", ["fit", "--config", "tiny", "--model.class_path=nope.Nope"], "nope"),
     ("fit-bad-option-value", ["fit", "--config", "tiny", "--model.init_args.nan_policy=pray"], "nan_policy"),
+    ("fit-zero-max-consecutive-skips", ["fit", "--config", "tiny", "--model.init_args.max_consecutive_skips=0"],
+     "max_consecutive_skips must be an integer >= 1, got 0"),
     ("fit-unknown-dataset", ["fit", "--config", "tiny", "--data.dataset=nope"], "data.dataset = 'nope'"),
     ("fit-missing-data-root", ["fit", "--config", "tiny", "--data.dataset=folder", "--data.data_root={tmp}/none",
                                "--trainer.max_steps=1", "--trainer.logger=false"], "none"),
