@@ -186,13 +186,6 @@ def check_checkpoint_args(config) -> None:
         raise UsageError(f"checkpoint {ckpt} does not exist")
 
 
-def _came_from_torch_load(error: BaseException) -> bool:
-    import traceback
-
-    return any(frame.filename.replace(os.sep, "/").endswith("torch/serialization.py")
-               for frame in traceback.extract_tb(error.__traceback__))
-
-
 def _multi_device(devices, accelerator, num_nodes) -> bool:
     if num_nodes and int(num_nodes) > 1:
         return True
@@ -308,10 +301,11 @@ def main(argv: Sequence[str], command: str = "fit") -> int:
         raise UsageError(f"{command}: {one_line(str(error))} (inpaint-suite {command} --help lists the options)") \
             from None
     except Exception as error:  # a --ckpt_path that torch.load refuses or cannot read is bad input, not a bug
-        if not _came_from_torch_load(error):
+        loaded = torch_load_argument(error)
+        if loaded is None:
             raise
         from lightning_modules.base import CheckpointError, describe_load_error
 
-        ckpt = torch_load_argument(error) or flag_value(argv, ("--ckpt_path",)) or "the checkpoint"
+        ckpt = loaded
         raise CheckpointError(describe_load_error(ckpt, error)) from error
     return 0

@@ -24,7 +24,6 @@ S = 0 is the unchanged official model.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import torch
@@ -258,28 +257,3 @@ class AOTDiscriminator(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         return self.layers(image)
-
-
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameter elements (spectral-norm u/v are buffers and do not count)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-_OFFICIAL_KEY_RULES = (
-    (re.compile(r"^middle\.(\d+)\.block(\d+)\."), lambda m: f"blocks.{int(m[1])}.branches.{int(m[2])}."),
-    (re.compile(r"^middle\.(\d+)\.(fuse|gate)\."), lambda m: f"blocks.{int(m[1])}.{m[2]}."),
-)
-
-
-def convert_official_generator_state_dict(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Rename the keys of a released official generator checkpoint (``G<iter>.pt``) to ``AOTGenerator``'s.
-
-    Official ``middle.{i}.block{k:02d}.*`` -> ``blocks.{i}.branches.{k}.*``; ``middle.{i}.fuse|gate.*`` ->
-    ``blocks.{i}.fuse|gate.*``; encoder/decoder keys are already identical. Use with the default generator.
-    """
-    out = {}
-    for key, value in state.items():
-        for pattern, repl in _OFFICIAL_KEY_RULES:
-            key = pattern.sub(repl, key)
-        out[key] = value
-    return out

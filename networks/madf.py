@@ -397,8 +397,3 @@ def init_normal_(module: nn.Module, std: float = 0.01) -> None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, PartialConvBlock):
             nn.init.zeros_(m.bias)
-
-
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)

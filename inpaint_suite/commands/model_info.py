@@ -11,17 +11,12 @@ import argparse
 import json
 
 import torch
-from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from inpaint_suite.cli import UsageError
 from inpaint_suite.config import build_model, load_config, parse_sets
 from lightning_modules import METHODS
-
-
-def count_parameters(module: nn.Module | None) -> int | None:
-    """Trainable and frozen parameters of ``module`` (spectral-norm u/v are buffers, so not counted)."""
-    return None if module is None else sum(p.numel() for p in module.parameters())
+from networks.parameters import count_parameters
 
 
 @torch.no_grad()
@@ -42,8 +37,8 @@ def model_info(method: str, overrides: dict | None = None, size: int = 256, conf
     overrides.setdefault("vgg_weights", "random")  # counts never need pretrained VGG weights
     model = build_model(section, overrides)
     info = {
-        "generator_params": count_parameters(model.generator),
-        "discriminator_params": count_parameters(model.discriminator),
+        "generator_params": count_parameters(model.generator, trainable_only=False),
+        "discriminator_params": count_parameters(model.discriminator, trainable_only=False),
         f"gflops_{size}": round(generator_gflops(model, size), 4),
     }
     return info

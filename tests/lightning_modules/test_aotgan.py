@@ -434,7 +434,7 @@ def _yaml(path):
 def test_sweep_rows_override_existing_switches_and_build(name):
     import inspect
 
-    from networks.aotgan import count_parameters
+    from networks.parameters import count_parameters
 
     sweep = _yaml(REPO / "sweeps" / f"{name}.yaml")
     assert sweep["method"] == "aotgan" and sweep["rows"]
@@ -506,7 +506,7 @@ class BatchList(Dataset):
 
 
 def test_semantic_channels_widen_the_generator_input_by_exactly_the_seg_weights():
-    from networks.aotgan import count_parameters
+    from networks.parameters import count_parameters
 
     plain = AOTGAN(vgg_weights="random", **NO_VGG)
     semantic = AOTGAN(vgg_weights="random", semantic_channels=SEG, **NO_VGG)

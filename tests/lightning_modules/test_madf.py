@@ -313,7 +313,7 @@ def _seg_batch(**kwargs) -> dict:
 
 
 def test_semantic_channels_widen_the_first_mask_conv_by_exactly_the_seg_weights():
-    from networks.madf import count_parameters
+    from networks.parameters import count_parameters
 
     module = MADF(num_refine=0, semantic_channels=SEG, **FAST)
     mask_conv = module.generator.encoder[0].op.mask_conv

@@ -9,11 +9,11 @@ from networks.hifill import (
     LightWeightGatedConv2d,
     attention_scores,
     attention_transfer,
-    count_parameters,
     fuse_scores,
     transfer_geometry,
     valid_key_cells,
 )
+from networks.parameters import count_parameters
 
 
 def _weights(module):

@@ -15,9 +15,9 @@ from networks.madf import (
     MaskAwareDynamicConv,
     PartialConvBlock,
     PointwiseNorm,
-    count_parameters,
     dynamic_filter,
 )
+from networks.parameters import count_parameters
 
 # Official MADFNet(layer_size=7) counts (spec §2.3 / §9), which include 1,248 never-applied encoder BN parameters.
 OFFICIAL_COUNTS = {0: 40_743_065, 1: 62_942_135, 2: 85_141_214}
