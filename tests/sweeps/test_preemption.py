@@ -189,3 +189,51 @@ def test_a_truncated_newest_checkpoint_is_reported_and_the_previous_one_used(tmp
     assert found.path == older / "checkpoints" / "last.ckpt" and found.step == 150
     assert [path for path, _ in found.unreadable] == [bad]
     assert newest_loadable([tmp_path / "nothing"]).path is None
+
+
+def test_real_trial_sigterm_saves_a_checkpoint_and_continues_from_it(tmp_path):
+    """``python -m sweeps.trial`` with the tiny model: SIGTERM mid-fit goes through Lightning's SIGTERMException,
+    ``last.ckpt`` is saved and the result says handed back; ``--ckpt-path`` continues from that step."""
+    import csv
+    import subprocess
+    import sys
+
+    import yaml
+
+    from sweeps.runner import row_config
+    from sweeps.spec import load_sweep
+
+    sweep = load_sweep("tiny_demo")
+    env = sweep_env(tmp_path, fake=False)
+
+    def trial(out: Path, max_steps: int, *extra: str) -> subprocess.Popen:
+        config = row_config(sweep, sweep.rows[0], "smoke", {"trainer.max_steps": max_steps}, out, ["psnr"], "disabled")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(config))
+        return subprocess.Popen([sys.executable, "-m", "sweeps.trial", "--config", str(out / "config.yaml"), "--out",
+                                 str(out), *extra], env=env, stdout=open(out / "log.txt", "wb"),
+                                stderr=subprocess.STDOUT)
+
+    def logged_steps(out: Path) -> list[int]:
+        path = out / "csv" / "metrics.csv"
+        if not path.is_file():
+            return []
+        return [int(r["step"]) for r in csv.DictReader(path.open()) if r.get("step", "").isdigit()]
+
+    first = tmp_path / "t0"
+    proc = trial(first, 5000)
+    _wait_for(lambda: len(logged_steps(first)) >= 3 or proc.poll() is not None, 240, "a few training steps")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) == 0, (first / "log.txt").read_text()[-3000:]
+    result = json.loads((first / "result.json").read_text())
+    assert result["status"] == "handed back", result
+    assert result["checkpoint"] == str(first / "checkpoints" / "last.ckpt")
+    step = checkpoint_step(Path(result["checkpoint"]))
+    assert 1 <= step < 5000 and result["step"] == step
+
+    second = tmp_path / "t1"
+    proc = trial(second, step + 2, "--ckpt-path", result["checkpoint"])
+    assert proc.wait(timeout=300) == 0
+    assert json.loads((second / "result.json").read_text())["status"] == "complete", \
+        (second / "log.txt").read_text()[-3000:]
+    assert logged_steps(second) and min(logged_steps(second)) >= step  # continued, not from step 0
