@@ -270,8 +270,9 @@ def check_weights_options(config) -> None:
                          f"({have}); these weights need: {flags}")
 
 
-def build_cli(argv: Sequence[str], run: bool = True) -> InpaintCLI:
-    return InpaintCLI(
+def build_cli(argv: Sequence[str], run: bool = True, cli_class: type[InpaintCLI] | None = None) -> InpaintCLI:
+    """``cli_class``: a subclass of InpaintCLI (the sweep runner's parse-only check uses the same parser)."""
+    return (cli_class or InpaintCLI)(
         InpaintingModule,
         InpaintDataModule,
         subclass_mode_model=True,

@@ -4,6 +4,11 @@ No NAME lists the sweeps. A trial is one ``fit`` + ``test`` in its own process (
 launches cleanly, a NaN or OOM fails only that row (recorded with its reason) and this process stays light. Several
 runner processes on one storage (``--storage postgresql://...`` or the default SQLite file) share the rows: each
 takes the next unclaimed row (see :mod:`sweeps.study`). Output: a Rich table and ``results/<name>/table.{md,csv,json}``.
+
+A re-run row (lost with a killed worker, handed back by a preempted one) continues from the newest ``last.ckpt`` of
+its earlier attempts that loads. SIGTERM/SIGUSR1 to a worker (preemption) is passed to its trial, which saves a
+checkpoint; the row is handed back (claimable again, not counted against ``--max-lost``) and the worker exits with
+``128 + signal`` (143, 138) without writing the table.
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat", type=int, default=30, help="trial heartbeat interval in s (lost after 3x)")
     p.add_argument("--max-lost", type=int, default=3, help="re-run a row lost by a killed worker at most N times")
     p.add_argument("--trial-timeout", type=float, help="fail a trial after this many seconds")
-    p.add_argument("--validate", action="store_true", help="check the sweep file and its configs, then exit")
+    p.add_argument("--validate", action="store_true",
+                   help="check the sweep file and parse every row's config as the trial will, then exit")
     p.add_argument("--no-table", action="store_true", help="do not print the Rich table")
     return p
 
@@ -141,6 +147,14 @@ def row_config(sweep: Sweep, row: Row, profile: str, extra: dict[str, Any], tria
     return config
 
 
+def parse_check(config: dict[str, Any], row_label: str) -> None:
+    """Parse a row's complete config with the trial's LightningCLI parser, building no model or data (see
+    :func:`sweeps.check.parse_trial_config`); a bad key or value is a one-line usage error naming the row."""
+    from sweeps.check import parse_trial_config
+
+    parse_trial_config(config, f"row {row_label!r}")
+
+
 def _sync_image_size(config: dict[str, Any]) -> None:
     """A model with an ``image_size`` option (its training crop, e.g. HiFill's critic) follows ``data.image_size``:
     a profile or ``--set`` that changes the crop must not leave the model at the old size (Lightning also refuses
@@ -178,15 +192,65 @@ def _preexec() -> None:  # pragma: no cover - runs in the child before exec
     die_with_parent()
 
 
+class Preemption:
+    """SIGTERM/SIGUSR1 to a worker (a cluster preempting it): forward the signal to the running trial, which saves a
+    checkpoint and reports ``handed back``; the worker then claims no more rows and exits with ``128 + signal``.
+
+    Written here rather than taken from Lightning: the worker runs no Trainer (its trials are child processes), and
+    the signal must reach the child whether the cluster signals the whole process group or only the worker.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.child: subprocess.Popen | None = None
+
+    def install(self) -> None:
+        from sweeps.trial import PREEMPT_SIGNALS
+
+        for signum in PREEMPT_SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame) -> None:
+        self.signum = self.signum or signum
+        self.forward()
+
+    def forward(self) -> None:
+        child = self.child
+        if self.signum and child is not None and child.returncode is None:
+            try:
+                child.send_signal(self.signum)
+            except OSError:
+                pass  # already gone
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.signum or 0)
+
+
 def run_trial_process(config_path: Path, out: Path, row: Row, metrics: list[str], timeout: float | None,
-                      prune: dict[str, Any] | None = None) -> dict[str, Any]:
+                      prune: dict[str, Any] | None = None, ckpt_path: Path | None = None,
+                      preemption: Preemption | None = None) -> dict[str, Any]:
     """Run ``python -m sweeps.trial`` and return ``result.json`` (or a reason built from the exit status)."""
+    from sweeps.trial import HANDED_BACK
+
     # SWEEPS_TRIAL_MODULE: another module with sweeps.trial's command line (tests use a fast stand-in).
-    cmd = [sys.executable, "-m", os.environ.get("SWEEPS_TRIAL_MODULE", "sweeps.trial"), "--config", str(config_path), "--out", str(out)]
+    cmd = [sys.executable, "-m", os.environ.get("SWEEPS_TRIAL_MODULE", "sweeps.trial"), "--config", str(config_path),
+           "--out", str(out)]
     if row.baseline:
         cmd += ["--baseline", row.baseline, "--metrics", ",".join(metrics)]
     if prune:
         cmd += ["--prune", json.dumps(prune)]
+    if ckpt_path:
+        cmd += ["--ckpt-path", str(ckpt_path)]
+    if row.bucket:
+        cmd += ["--bucket", row.bucket]
+    if preemption and preemption.signum:
+        return {"status": HANDED_BACK, "reason": f"{HANDED_BACK}: preempted by {preemption.name} before the trial "
+                                                 f"started"}
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
@@ -194,6 +258,9 @@ def run_trial_process(config_path: Path, out: Path, row: Row, metrics: list[str]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=os.getcwd(),
                                 preexec_fn=_preexec if sys.platform.startswith("linux") else None)
+        if preemption:
+            preemption.child = proc
+            preemption.forward()  # a signal that came while the process started
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -204,9 +271,15 @@ def run_trial_process(config_path: Path, out: Path, row: Row, metrics: list[str]
             proc.kill()
             proc.wait()
             raise
+        finally:
+            if preemption:
+                preemption.child = None
     result_path = out / "result.json"
     if result_path.is_file():
         return json.loads(result_path.read_text())
+    if preemption and preemption.signum:  # the trial died of the forwarded signal before it could hand back
+        return {"status": HANDED_BACK, "reason": f"{HANDED_BACK}: preempted by {preemption.name}; the trial ended "
+                                                 f"(exit status {code}) without saving a checkpoint"}
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == signal.SIGKILL else ""
@@ -234,13 +307,16 @@ class SweepRun:
 
         self.logger_mode = wandb_mode()
         self.storage_url = args.storage or f"sqlite:///{self.results_dir / 'optuna.db'}"
+        self.preemption = Preemption()
 
-    # --- configs are built and checked for every row before anything trains
+    # --- configs are built and parsed (as the trial will parse them) for every row before anything trains
     def check_configs(self) -> None:
         for row in self.rows:
             if row.index in self.selected:
-                row_config(self.sweep, row, self.profile, self.extra, self.out_dir / "check", self.metrics,
-                           "disabled")
+                config = row_config(self.sweep, row, self.profile, self.extra, self.out_dir / "check", self.metrics,
+                                    "disabled")
+                if not row.baseline:  # a baseline row runs no LightningCLI
+                    parse_check(config, row.label)
 
     def study_base(self) -> str:
         data = self.extra.get("data.dataset") or ("sample" if self.profile == "smoke" else "config")
@@ -282,7 +358,7 @@ class SweepRun:
         """Claim and run rows until none is left; wait for other workers' running rows (and take lost ones over)."""
         from sweeps import study as st
 
-        while True:
+        while not self.preemption.signum:
             st.fail_lost_trials(self.study)
             states = [s for s in st.slot_states(self.study, self.claims, len(self.rows)) if s.slot in self.selected]
             todo = [s for s in states if st.claimable(s, self.args.retry_failed, self.args.max_lost)]
@@ -292,9 +368,32 @@ class SweepRun:
                     self.run_row(self.rows[state.slot], state)
                 continue
             if any(s.running or s.pending_claim for s in states):
-                time.sleep(min(self.args.heartbeat, 5))
+                for _ in range(int(min(self.args.heartbeat, 5) / 0.25)):  # short naps: a preemption ends the wait
+                    if self.preemption.signum:
+                        return
+                    time.sleep(0.25)
                 continue
             return
+
+    def resume_checkpoint(self, row: Row, number: int) -> tuple[Path | None, int]:
+        """The newest loadable ``last.ckpt`` of the row's earlier attempts, back to the last one that failed for
+        another reason than lost/handed back (a NaN row retried with ``--retry-failed`` starts over)."""
+        from sweeps import study as st
+        from sweeps.checkpoints import newest_loadable
+
+        folders = []
+        trials = sorted((t for t in self.study.get_trials(deepcopy=False)
+                         if t.user_attrs.get("slot") == row.index and t.number < number), key=lambda t: t.number)
+        for t in reversed(trials):
+            if t.state.name != "FAIL" or not st.resumable(st.fail_reason(t)):
+                break
+            if t.user_attrs.get("trial_dir"):
+                folders.append(Path(t.user_attrs["trial_dir"]))
+        found = newest_loadable(folders)
+        for path, error in found.unreadable:
+            print(f"[sweep {self.sweep.name}] row {row.label!r}: checkpoint {path} does not load ({error}); "
+                  f"using the previous one", flush=True)
+        return found.path, found.step
 
     def run_row(self, row: Row, state) -> None:
         from optuna.trial import TrialState
@@ -315,8 +414,13 @@ class SweepRun:
             config_path.write_text(yaml.safe_dump(config, sort_keys=False))
             self.storage.set_trial_user_attr(trial._trial_id, "trial_dir", str(out))
             print(f"[sweep {self.sweep.name}] trial {trial.number}: row {row.label!r} -> {out}", flush=True)
+            ckpt, step = (None, 0) if row.baseline else self.resume_checkpoint(row, trial.number)
+            if ckpt:
+                self.storage.set_trial_user_attr(trial._trial_id, "resumed_from", f"{ckpt} (step {step})")
+                print(f"[sweep {self.sweep.name}] row {row.label}: resuming from {ckpt} at step {step}", flush=True)
             with st.Heartbeat(self.storage, trial._trial_id, self.args.heartbeat):
-                result = run_trial_process(config_path, out, row, self.metrics, self.args.trial_timeout)
+                result = run_trial_process(config_path, out, row, self.metrics, self.args.trial_timeout,
+                                           ckpt_path=ckpt, preemption=self.preemption)
         except Exception as error:  # noqa: BLE001 - recorded, the sweep goes on
             from sweeps.trial import classify_failure
 
@@ -330,9 +434,14 @@ class SweepRun:
             report = json.loads((out / "test_report.json").read_text())
             summary = summarize_report(report)
             attrs["summary"] = summary
-            value = _objective(summary, self.metrics)
+            value = _objective(summary, self.metrics, row.bucket)
             st.finish_trial(self.study, trial, TrialState.COMPLETE, value, attrs)
             print(f"[sweep {self.sweep.name}] trial {trial.number}: row {row.label!r} complete", flush=True)
+        elif result["status"] == st.HANDED_BACK:
+            attrs["fail_reason"] = result.get("reason") or st.HANDED_BACK
+            st.finish_trial(self.study, trial, TrialState.FAIL, None, attrs)
+            print(f"[sweep {self.sweep.name}] trial {trial.number}: row {row.label!r} {attrs['fail_reason']}",
+                  flush=True)
         else:
             attrs["fail_reason"] = result.get("reason") or "unknown"
             state_ = TrialState.PRUNED if result["status"] == "pruned" else TrialState.FAIL
@@ -354,8 +463,12 @@ class SweepRun:
                 out.append({"label": row.label, "status": "complete", "reason": None, "trial": t.number,
                             "summary": t.user_attrs.get("summary")})
             elif mine:
+                from sweeps.study import HANDED_BACK, fail_reason
+
                 t = mine[-1]
                 status = {TrialState.RUNNING: "running", TrialState.PRUNED: "pruned"}.get(t.state, "failed")
+                if t.state == TrialState.FAIL and fail_reason(t).startswith(HANDED_BACK):
+                    status = HANDED_BACK
                 out.append({"label": row.label, "status": status, "reason": t.user_attrs.get("fail_reason"),
                             "trial": t.number})
             else:
@@ -389,8 +502,11 @@ def _lower_is_better() -> set[str]:
     return LOWER_IS_BETTER
 
 
-def _objective(summary: dict[str, Any], metrics: list[str]) -> float:
-    overall = (summary.get("overall") or {}).get("metrics") or {}
+def _objective(summary: dict[str, Any], metrics: list[str], bucket: str | None = None) -> float:
+    """The first metric on the part of the report the table scores (the row's bucket, else all images)."""
+    from sweeps.trial import score_group
+
+    overall = score_group(summary, bucket).get("metrics") or {}
     for m in metrics:
         value = (overall.get(m) or {}).get("mean")
         if isinstance(value, (int, float)):
@@ -485,7 +601,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     run.open()
     print(f"[sweep {sweep.name}] study {run.study_name} on {run.storage_url.split('@')[-1]}", flush=True)
+    run.preemption.install()
     run.work()
+    if run.preemption.signum:
+        # Preempted: exit at once (the cluster's grace period is short); the table is written by whoever finishes.
+        print(f"[sweep {sweep.name}] preempted by {run.preemption.name}: running row handed back; continue with "
+              f"--resume (exit {run.preemption.exit_code})", flush=True)
+        return run.preemption.exit_code
     results = run.results()
     from sweeps.table import write_tables
 

@@ -9,8 +9,9 @@ not atomic; a unique key is.)
 A running trial records an Optuna heartbeat every ``heartbeat`` seconds. A RUNNING trial whose heartbeat is older
 than the grace period, or whose worker ran on this host and is no longer alive, is marked FAIL with the reason
 ``lost: ...`` and its slot becomes claimable again (attempt + 1): a worker killed mid-trial loses that trial only,
-and a restarted worker (``--resume``) re-runs it. Failures with another reason (NaN, OOM, errors) are final unless
-the runner is asked to ``--retry-failed``.
+and a restarted worker (``--resume``) re-runs it. A trial whose worker was preempted (SIGTERM/SIGUSR1) ends FAIL with
+the reason ``handed back: ...``: its slot is claimable again at once and does not count against ``max_lost``.
+Failures with another reason (NaN, OOM, errors) are final unless the runner is asked to ``--retry-failed``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from inpaint_suite.cli import UsageError
+from sweeps.trial import HANDED_BACK
 
 CLAIMS_TABLE = "inpaint_sweep_claims"
 LOST = "lost"
@@ -191,6 +193,11 @@ def fail_reason(trial: optuna.trial.FrozenTrial) -> str:
     return str(trial.user_attrs.get("fail_reason") or "lost: the worker stopped without recording a reason")
 
 
+def resumable(reason: str) -> bool:
+    """A trial that ended this way left its row unfinished through no fault of its own: re-run, from its checkpoint."""
+    return reason.startswith((LOST, HANDED_BACK))
+
+
 def claimable(state: SlotState, retry_failed: bool, max_lost: int) -> bool:
     if state.complete is not None or state.running or state.pending_claim:
         return False
@@ -199,6 +206,8 @@ def claimable(state: SlotState, retry_failed: bool, max_lost: int) -> bool:
     last = state.failed[-1]
     if last.state == TrialState.PRUNED:
         return False
+    if fail_reason(last).startswith(HANDED_BACK):
+        return True  # preempted: not the row's fault, not a lost worker
     lost = sum(fail_reason(t).startswith(LOST) for t in state.failed)
     if fail_reason(last).startswith(LOST):
         return lost <= max_lost

@@ -9,6 +9,14 @@ nothing: it scores the white-filled input itself on the test set.
 Runs under DDP too (``trainer.devices: N``): Lightning re-launches this module once per extra rank, every rank fits and
 tests, rank 0 writes the files. Every process of a trial dies with its parent (``PR_SET_PDEATHSIG``), so a killed
 sweep worker leaves no orphan training behind.
+
+``--ckpt-path CKPT`` continues the fit from a checkpoint (a row re-run after a kill or a preemption: the runner finds
+the row's newest loadable ``last.ckpt``). SIGTERM or SIGUSR1 (a cluster's preemption, usually forwarded by the sweep
+worker) stops the fit after the current batch through Lightning's own SIGTERM handling (``SIGTERMException``),
+``<out>/checkpoints/last.ckpt`` is saved and ``result.json`` says ``{"status": "handed back", "checkpoint", "step"}``.
+``--bucket B``: after the test, the row's score (bucket ``B`` of the report, else overall) is also logged as
+``sweep/<metric>``, and every bucket and mask type as ``test/bucket/<B>/<metric>`` / ``test/mask_type/<T>/<metric>``
+(the names the W&B export optimises).
 """
 
 from __future__ import annotations
@@ -60,23 +68,179 @@ def _write(out: Path, name: str, payload: dict[str, Any]) -> None:
     tmp.replace(out / name)  # atomic: the runner never reads a half-written file
 
 
+HANDED_BACK = "handed back"
+PREEMPT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
+LAST_CKPT = "last.ckpt"
+
+
+class Preempted(Exception):
+    """A preemption signal arrived outside Lightning's loops (before the fit or between fit and test)."""
+
+
+class Preemption:
+    """SIGTERM/SIGUSR1 while this trial runs.
+
+    Lightning turns SIGTERM into ``SIGTERMException`` after the current batch, but only while ``fit``/``test`` run
+    (it installs its handler then, composed with ours, and resets its flag when it does), and it ignores SIGUSR1
+    outside SLURM. So: outside Lightning's loops the signal raises :class:`Preempted` at once (nothing to save);
+    inside, SIGUSR1 is re-sent as SIGTERM to reach Lightning's handler, and a signal that came while Lightning's
+    handler was not installed yet is re-sent at ``on_train_start`` (see :class:`PreemptionCheckpoint`).
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.at: float = 0.0
+        self.in_lightning = False
+        self.delivered = False
+
+    def install(self) -> None:
+        for signum in PREEMPT_SIGNALS:
+            signal.signal(signum, self._handle)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    def _handle(self, signum: int, frame) -> None:
+        import time
+
+        if self.signum is None:
+            self.signum, self.at = signum, time.time()
+        if not self.in_lightning:
+            raise Preempted(f"{signal.Signals(signum).name} before training")
+        if signum != signal.SIGTERM:
+            self.resend()
+
+    def resend(self) -> None:
+        """Hand the preemption to Lightning's SIGTERM handler (which also stops the other DDP ranks)."""
+        self.delivered = True
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+PREEMPTION = Preemption()
+
+
+def preemption_callback(out: Path):
+    """A callback saving ``<out>/checkpoints/last.ckpt`` when a preemption stops ``fit``.
+
+    Lightning's ``OnExceptionCheckpoint`` saves on *any* exception (a NaN row would be resumed from NaN weights
+    after ``--retry-failed``) and deletes its file at teardown, so this saves only on ``SIGTERMException`` and keeps
+    the file. A save that another callback (the training's own preemption callback) already made after the signal is
+    not repeated. The file is written under a temporary name and renamed: a kill during the save leaves the previous
+    ``last.ckpt`` intact.
+    """
+    from lightning.pytorch.callbacks import Callback
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    class PreemptionCheckpoint(Callback):
+        path = out / "checkpoints" / LAST_CKPT
+
+        def on_train_start(self, trainer, pl_module) -> None:
+            # A signal that arrived before Lightning installed its handler (which resets its flag) is re-sent.
+            if PREEMPTION.signum is not None and not PREEMPTION.delivered:
+                PREEMPTION.resend()
+
+        def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+            if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
+                save_preemption_checkpoint(trainer, self.path)
+
+    return PreemptionCheckpoint()
+
+
+def save_preemption_checkpoint(trainer, path: Path) -> None:
+    if path.is_file() and path.stat().st_mtime >= PREEMPTION.at:
+        return  # already saved after the signal
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    trainer.save_checkpoint(tmp)  # every rank calls it; rank 0 writes
+    if trainer.is_global_zero:
+        os.replace(tmp, path)
+
+
+def checkpoint_step(path: Path) -> int:
+    """The ``global_step`` of a checkpoint, loaded as the runner checks it (weights only, memory-mapped)."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    return int(state.get("global_step", 0)) if isinstance(state, dict) else 0
+
+
 def _is_rank_zero() -> bool:
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
 
 
-def run_fit_test(config_path: Path, prune: dict[str, Any] | None) -> tuple[dict[str, Any] | None, bool]:
-    """Fit then test; returns (report on rank 0 else None, is_rank_zero)."""
+def run_fit_test(config_path: Path, prune: dict[str, Any] | None, out: Path, ckpt_path: Path | None = None,
+                 bucket: str | None = None) -> tuple[dict[str, Any] | None, bool]:
+    """Fit (from ``ckpt_path`` when given) then test; returns (report on rank 0 else None, is_rank_zero).
+
+    A preemption raises :class:`Preempted` once the checkpoint is saved.
+    """
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
     from inpaint_suite.lightning_cli import build_cli
 
     cli = build_cli(["--config", str(config_path)], run=False)
     trainer, model, datamodule = cli.trainer, cli.model, cli.datamodule
     if prune:
         trainer.callbacks.append(_pruning_callback(prune))
-    trainer.fit(model, datamodule=datamodule)
+    callback = preemption_callback(out)
+    trainer.callbacks.append(callback)
+    PREEMPTION.in_lightning = True
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None,
+                    weights_only=True if ckpt_path else None)
+    except SIGTERMException:
+        raise Preempted(f"{PREEMPTION.name or 'SIGTERM'} during training") from None
+    if PREEMPTION.signum is not None:  # came between the last batch and the end of fit: keep the trained model
+        save_preemption_checkpoint(trainer, callback.path)
+        raise Preempted(f"{PREEMPTION.name} after training")
     if trainer.interrupted:
         raise RuntimeError("training was interrupted")
-    trainer.test(model, datamodule=datamodule, verbose=False)
-    return getattr(model, "test_report", None), trainer.is_global_zero
+    try:
+        trainer.test(model, datamodule=datamodule, verbose=False)
+    except SIGTERMException:
+        save_preemption_checkpoint(trainer, callback.path)
+        raise Preempted(f"{PREEMPTION.name or 'SIGTERM'} during the test") from None
+    report = getattr(model, "test_report", None)
+    if report is not None and trainer.is_global_zero:
+        log_scores(trainer.loggers, report, bucket, trainer.global_step)
+    return report, trainer.is_global_zero
+
+
+def score_group(report: dict[str, Any], bucket: str | None) -> dict[str, Any]:
+    """The part of a report the table scores for a row: its bucket when the report has it, else overall (smoke
+    masks are not bucketed; the table falls back the same way)."""
+    found = (report.get("buckets") or {}).get(bucket) if bucket else None
+    return found or report.get("overall") or {}
+
+
+def score_metrics(report: dict[str, Any], bucket: str | None) -> dict[str, float]:
+    """``{name: value}`` to log: ``sweep/<m>`` (the row's score), ``test/bucket/<b>/<m>``, ``test/mask_type/<t>/<m>``."""
+    import math
+
+    def means(group: dict[str, Any] | None) -> dict[str, float]:
+        out = {}
+        for name, stat in ((group or {}).get("metrics") or {}).items():
+            value = stat.get("mean") if isinstance(stat, dict) else stat
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                out[name] = float(value)
+        return out
+
+    logged = {f"sweep/{m}": v for m, v in means(score_group(report, bucket)).items()}
+    for section, prefix in (("buckets", "bucket"), ("mask_types", "mask_type")):
+        for group, values in (report.get(section) or {}).items():
+            logged.update({f"test/{prefix}/{group}/{m}": v for m, v in means(values).items()})
+    return logged
+
+
+def log_scores(loggers, report: dict[str, Any], bucket: str | None, step: int) -> None:
+    metrics = score_metrics(report, bucket)
+    for logger in loggers:
+        try:
+            logger.log_metrics(metrics, step=step)
+            logger.save()
+        except Exception as error:  # noqa: BLE001 - the report is on disk; a logger hiccup must not fail the row
+            print(f"could not log the sweep scores to {type(logger).__name__}: {error}", flush=True)
 
 
 def _pruning_callback(prune: dict[str, Any]):
@@ -115,8 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", choices=["masked_input"])
     parser.add_argument("--metrics", default="psnr,ssim,l1", help="baseline only: comma-separated test metrics")
     parser.add_argument("--prune", help="JSON: {storage, study, trial_id, monitor} for the pruning callback")
+    parser.add_argument("--ckpt-path", type=Path, help="continue the fit from this checkpoint")
+    parser.add_argument("--bucket", help="the hole-ratio bucket the table scores this row on")
     args = parser.parse_args(argv)
     die_with_parent()
+    PREEMPTION.install()
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     rank_zero = _is_rank_zero()
     try:
@@ -124,12 +291,17 @@ def main(argv: list[str] | None = None) -> int:
             config = yaml.safe_load(args.config.read_text()) or {}
             report = run_masked_input_baseline(config, [m for m in args.metrics.split(",") if m])
         else:
-            report, rank_zero = run_fit_test(args.config, json.loads(args.prune) if args.prune else None)
+            report, rank_zero = run_fit_test(args.config, json.loads(args.prune) if args.prune else None, args.out,
+                                             args.ckpt_path, args.bucket)
         if rank_zero:
             if report is None:
                 raise RuntimeError("the test loop produced no report")
             _write(args.out, "test_report.json", report)
             _write(args.out, "result.json", {"status": "complete", "reason": None})
+    except Preempted as error:
+        if rank_zero:
+            write_handed_back(args.out, str(error))
+        return 0
     except BaseException as error:  # noqa: BLE001 - every failure is recorded with its reason
         if type(error).__name__ == "TrialPruned":
             if rank_zero:
@@ -144,6 +316,17 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         return 0
     return 0
+
+
+def write_handed_back(out: Path, why: str) -> None:
+    """``result.json`` of a preempted trial: the checkpoint it saved (if any) and its step."""
+    path = out / "checkpoints" / LAST_CKPT
+    checkpoint, step = None, None
+    if path.is_file() and path.stat().st_mtime >= PREEMPTION.at:
+        checkpoint, step = str(path), checkpoint_step(path)
+    where = f"checkpoint {checkpoint} at step {step}" if checkpoint else "no checkpoint saved"
+    _write(out, "result.json", {"status": HANDED_BACK, "reason": f"{HANDED_BACK}: preempted by {why}; {where}",
+                                "checkpoint": checkpoint, "step": step})
 
 
 if __name__ == "__main__":
