@@ -57,8 +57,11 @@ class PreemptionCheckpoint(L.Callback):
         slurm = getattr(trainer.strategy, "cluster_environment", None)
         if isinstance(slurm, SLURMEnvironment) and slurm.auto_requeue:
             return  # Lightning's SLURM handler owns SIGUSR1 (hpc checkpoint + requeue)
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGUSR1"):
-            self._previous_usr1 = signal.signal(signal.SIGUSR1, self._on_usr1)
+        if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGUSR1"):
+            return
+        if signal.getsignal(signal.SIGUSR1) not in (signal.SIG_DFL, None):
+            return  # someone owns SIGUSR1 already (a sweep trial forwards it as SIGTERM): leave it to them
+        self._previous_usr1 = signal.signal(signal.SIGUSR1, self._on_usr1)
 
     def _on_usr1(self, signum, frame) -> None:
         self._usr1 = True

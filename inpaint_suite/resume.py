@@ -41,13 +41,15 @@ def run_dir_for(name: str, configured_root: str | os.PathLike | None) -> Path:
     return parent / name
 
 
-def candidates(run_dir: str | os.PathLike) -> list[Path]:
-    """Every ``*.ckpt`` under the run folder, newest first (temporary files of an atomic write are hidden ones)."""
-    root = Path(run_dir)
-    if not root.is_dir():
-        return []
-    files = [p for p in root.rglob("*.ckpt") if p.is_file() and not p.name.startswith(".")]
-    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name.startswith("last")), reverse=True)
+def candidates(*run_dirs: str | os.PathLike) -> list[Path]:
+    """Every ``*.ckpt`` under the folders, newest first; on equal times the earlier-listed folder, then ``last*``
+    files, come first. Temporary files of an atomic write are hidden ones and never candidates."""
+    files: list[Path] = []
+    for root in map(Path, run_dirs):
+        if root.is_dir():
+            found = [p for p in root.rglob("*.ckpt") if p.is_file() and not p.name.startswith(".")]
+            files += sorted(found, key=lambda p: not p.name.startswith("last"))
+    return sorted(files, key=lambda p: p.stat().st_mtime_ns, reverse=True)  # stable: ties keep the order above
 
 
 def read_training_state(path: Path) -> dict[str, Any]:
@@ -62,10 +64,11 @@ def read_training_state(path: Path) -> dict[str, Any]:
     return state
 
 
-def find_resume_checkpoint(run_dir: str | os.PathLike) -> ResumePoint:
-    """The newest loadable training checkpoint under ``run_dir`` (see the module docstring)."""
+def find_resume_checkpoint(*run_dirs: str | os.PathLike) -> ResumePoint:
+    """The newest loadable training checkpoint under the run folder(s) (see the module docstring). A sweep row
+    passes the folders of its earlier attempts, newest attempt first."""
     unreadable: list[tuple[Path, str]] = []
-    for path in candidates(run_dir):
+    for path in candidates(*run_dirs):
         try:
             state = read_training_state(path)
         except Exception as error:  # noqa: BLE001 - any unreadable file is passed over and reported

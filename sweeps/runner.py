@@ -30,6 +30,7 @@ import yaml
 
 from inpaint_suite.cli import UsageError
 from inpaint_suite.config import parse_sets
+from inpaint_suite.resume import find_resume_checkpoint
 from sweeps.spec import PROFILES, Row, Sweep, load_sweep, row_base_config, slug, sweep_paths, validate_sweep
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -379,7 +380,6 @@ class SweepRun:
         """The newest loadable ``last.ckpt`` of the row's earlier attempts, back to the last one that failed for
         another reason than lost/handed back (a NaN row retried with ``--retry-failed`` starts over)."""
         from sweeps import study as st
-        from sweeps.checkpoints import newest_loadable
 
         folders = []
         trials = sorted((t for t in self.study.get_trials(deepcopy=False)
@@ -389,7 +389,7 @@ class SweepRun:
                 break
             if t.user_attrs.get("trial_dir"):
                 folders.append(Path(t.user_attrs["trial_dir"]))
-        found = newest_loadable(folders)
+        found = find_resume_checkpoint(*folders)
         for path, error in found.unreadable:
             print(f"[sweep {self.sweep.name}] row {row.label!r}: checkpoint {path} does not load ({error}); "
                   f"using the previous one", flush=True)

@@ -158,11 +158,10 @@ def save_preemption_checkpoint(trainer, path: Path) -> None:
 
 
 def checkpoint_step(path: Path) -> int:
-    """The ``global_step`` of a checkpoint, loaded as the runner checks it (weights only, memory-mapped)."""
-    import torch
+    """The ``global_step`` of a checkpoint, loaded as ``--ckpt_path last`` checks it (weights only, memory-mapped)."""
+    from inpaint_suite.resume import read_training_state
 
-    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    return int(state.get("global_step", 0)) if isinstance(state, dict) else 0
+    return int(read_training_state(Path(path))["global_step"])
 
 
 def _is_rank_zero() -> bool:

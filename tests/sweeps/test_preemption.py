@@ -1,4 +1,4 @@
-"""Preemption and resume (sweeps/runner.py, sweeps/trial.py, sweeps/checkpoints.py, sweeps/study.py).
+"""Preemption and resume (sweeps/runner.py, sweeps/trial.py, inpaint_suite/resume.py, sweeps/study.py).
 
 Trials run ``sweep_fake_trial`` with simulated steps (``FAKE_TRIAL_STEP_SLEEP``): it writes real ``torch.save``
 checkpoints, continues from ``--ckpt-path`` and hands back on SIGTERM/SIGUSR1 through the real trial's handler.
@@ -176,7 +176,7 @@ def test_a_truncated_newest_checkpoint_is_reported_and_the_previous_one_used(tmp
 
     import torch
 
-    from sweeps.checkpoints import newest_loadable
+    from inpaint_suite.resume import find_resume_checkpoint
 
     older, newer = tmp_path / "00-a-t0", tmp_path / "00-a-t3"
     for folder, step in ((older, 150), (newer, 200)):
@@ -185,10 +185,10 @@ def test_a_truncated_newest_checkpoint_is_reported_and_the_previous_one_used(tmp
     bad = newer / "checkpoints" / "last.ckpt"
     bad.write_bytes(bad.read_bytes()[:100])  # a kill during the save
     os.utime(older / "checkpoints" / "last.ckpt", (1, 1))  # older on disk too
-    found = newest_loadable([newer, older])
+    found = find_resume_checkpoint(newer, older)
     assert found.path == older / "checkpoints" / "last.ckpt" and found.step == 150
     assert [path for path, _ in found.unreadable] == [bad]
-    assert newest_loadable([tmp_path / "nothing"]).path is None
+    assert find_resume_checkpoint(tmp_path / "nothing").path is None
 
 
 def test_real_trial_sigterm_saves_a_checkpoint_and_continues_from_it(tmp_path):
