@@ -1,7 +1,7 @@
 """DeepGIN as an :class:`InpaintingModule`: two-phase schedule (L1 warm-up, then the GAN objective).
 
 Notes, paper tables and paper/code switches: ``lightning_modules/README_deepgin.md`` (losses and schedule, test-time
-extras, paper vs code).
+extras and polyphase tiling, paper vs code).
 
 The network works in [0, 1] with white-filled holes (official code); this module converts from/to the project's
 [-1, 1] and evaluates DeepGIN's own losses in [0, 1], where their weights were tuned. Both phases are rows of one
@@ -35,6 +35,8 @@ PIX2PIXHD_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)
 PERCEPTUAL_FORMS = ("pix2pixhd", "uniform")
 STYLE_FORMS = ("mse_weighted", "l1")
 TV_FORMS = ("l2", "l1")
+# how test/validate/predict run the network (spec deepgin.md §6, aim2020.md §5); see DeepGIN.protocol_grid
+EVAL_PROTOCOLS = ("polyphase1024", "native", "resize256", "direct")
 
 # follow -> (perceptual layer weights, style form, tv form, D-loss weight)
 _FOLLOW_DEFAULTS = {
@@ -119,6 +121,24 @@ class DeepGIN(InpaintingModule):
     Test-time (official challenge script, off by default): ``self_ensemble`` (x5 geometric: id, rot90/180/270,
     h-flip, averaging ``I_out``), ``post_blur`` (bicubic x0.5 then x2 of ``I_out`` before compositing).
 
+    ``eval_protocol`` (validation, test and predict steps; ``generate``/``forward`` stay one direct pass):
+
+    - ``polyphase1024`` (default; Table 1, spec §6/§10): the batch is resized to 1024² (bicubic; mask bilinear,
+      then > 0 = hole), split into the 16 polyphase tiles of 256² (:mod:`evaluation.tiling`), each tile inpainted,
+      reassembled and resized back to the batch's size. Table 1 needs 1024² test data (``data.image_size: 1024``).
+    - ``native`` (Table 2 "OS", AIM 2020 at native resolution, aim2020.md §5): the same tiling on a grid of
+      ``max(256, round(side / 256) · 256)`` per side, as ``test_ensemble.py`` does (one tile for a 256² image).
+    - ``resize256`` (Table 2 "(256)"): one pass at 256², resized back to the batch's size.
+    - ``direct``: one pass at the batch's own size (smoke runs; any multiple of 16).
+
+    ``tile_transpose`` (default True, ``test_ensemble.py``): each polyphase tile is fed transposed and transposed
+    back, as the official script stores it (the network is not transpose-equivariant: ~1e-3 in the output).
+    ``self_ensemble`` runs per tile; ``post_blur`` on the reassembled image at the batch's size.
+
+    ``fresh_optimizer_at_gan_stage`` (default True): the GAN stage starts with fresh Adam states (moments and step
+    counts) for G and D, as the official main-stage ``train.py`` builds new optimisers after loading the warm-up
+    weights; False carries the warm-up's G moments over.
+
     ``d_spectral_norm``: ``"pytorch"`` (default: PyTorch's spectral-norm parametrization, power iteration
     ``u = Wv`` then ``v = W^T u``, in training mode only) or ``"official"`` (the released wrapper: ``v = W^T u``
     then ``u = Wv``, in eval mode too). Same weights and state-dict keys; ``inpaint-suite convert deepgin`` sets
@@ -158,6 +178,10 @@ class DeepGIN(InpaintingModule):
         self_ensemble: bool = False,
         post_blur: bool = False,
         d_spectral_norm: str = "pytorch",
+        eval_protocol: str = "polyphase1024",
+        tile_size: int = 256,
+        tile_transpose: bool = True,
+        fresh_optimizer_at_gan_stage: bool = True,
         lr_g: float = 1e-4,
         lr_d: float = 4e-4,
         betas_g: tuple[float, float] = (0.5, 0.999),
@@ -180,6 +204,10 @@ class DeepGIN(InpaintingModule):
                                      (self.style_form, STYLE_FORMS, "style_form"), (self.tv_form, TV_FORMS, "tv_form")):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if eval_protocol not in EVAL_PROTOCOLS:
+            raise ValueError(f"eval_protocol must be one of {EVAL_PROTOCOLS}, got {eval_protocol!r}")
+        if tile_size < 16 or tile_size % 16:
+            raise ValueError(f"tile_size must be a multiple of 16 (G2 down-samples four times), got {tile_size}")
         if warmup_steps < 0 or lr_constant_steps < 0 or lr_decay_steps < 0 or lr_decay_interval < 1:
             raise ValueError("warmup_steps, lr_constant_steps, lr_decay_steps must be >= 0 and lr_decay_interval >= 1")
         self.save_hyperparameters()
@@ -193,6 +221,8 @@ class DeepGIN(InpaintingModule):
         self.lr_constant_steps, self.lr_decay_steps, self.lr_decay_interval = (
             lr_constant_steps, lr_decay_steps, lr_decay_interval)
         self.use_self_ensemble, self.use_post_blur = self_ensemble, post_blur
+        self.eval_protocol, self.tile_size, self.tile_transpose = eval_protocol, tile_size, tile_transpose
+        self.fresh_optimizer_at_gan_stage = fresh_optimizer_at_gan_stage
         self.generator = DeepGINGenerator(stages=stages, resblock=resblock, attention=attention,
                                           back_projection=back_projection, semantic_channels=self.semantic_channels,
                                           small_init=small_init)
@@ -203,19 +233,25 @@ class DeepGIN(InpaintingModule):
     def _run(self, image01: Tensor, mask: Tensor, seg: Tensor | None) -> dict[str, Tensor]:
         return self.generator(image01, mask, seg)
 
+    def _ensembled(self, image01: Tensor, mask: Tensor, seg: Tensor | None, out: dict[str, Tensor] | None = None
+                   ) -> Tensor:
+        """``I_out`` in [0, 1] of one pass, or in eval mode with ``self_ensemble`` the x5 geometric average."""
+        if self.training or not self.use_self_ensemble:
+            return (out or self._run(image01, mask, seg))["output"]
+        if mask.shape[-1] != mask.shape[-2]:
+            raise ValueError("self_ensemble needs square inputs (90-degree rotations)")
+        return self_ensemble(lambda i, m, s: self._run(i, m, s)["output"], image01, mask, seg)
+
     def generate(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         """Outputs in [-1, 1]: ``output`` (I_out), ``coarse``, ``masked_input`` (white holes), and when present
-        ``raw``, ``lr`` ((B, 3, H/4, W/4)); ``alpha`` stays in (0, 1)."""
+        ``raw``, ``lr`` ((B, 3, H/4, W/4)); ``alpha`` stays in (0, 1). One pass at the batch's size (the
+        ``eval_protocol`` acts in the evaluation steps, see :meth:`protocol_output`)."""
         mask = batch["mask"]
         # one-hot (project) or the official raw seg colours scaled to [0, 1] (semantic_encoding: ade_rgb)
         seg = self.semantic_map(batch)
         image01 = to01(batch["image"])
         out = self._run(image01, mask, seg)
-        output = out["output"]
-        if not self.training and self.use_self_ensemble:
-            if mask.shape[-1] != mask.shape[-2]:
-                raise ValueError("self_ensemble needs square inputs (90-degree rotations)")
-            output = self_ensemble(lambda i, m, s: self._run(i, m, s)["output"], image01, mask, seg)
+        output = self._ensembled(image01, mask, seg, out)
         if not self.training and self.use_post_blur:
             output = bicubic_post_blur(output)
         result = {k: v * 2 - 1 for k, v in out.items() if k not in ("alpha", "composite", "output")}
@@ -223,6 +259,62 @@ class DeepGIN(InpaintingModule):
         if "alpha" in out:
             result["alpha"] = out["alpha"]
         return result
+
+    # ------------------------------------------------------------------------------------------ evaluation protocol
+    def protocol_grid(self, height: int, width: int) -> tuple[int, int, int, int]:
+        """``(H', W', rows, cols)`` for a ``height x width`` batch under ``eval_protocol``: the network-side size
+        and its polyphase tiles (``H' = rows · tile_size``; ``direct``: the batch's own size, one tile)."""
+        t = self.tile_size
+        if self.eval_protocol == "direct":
+            return height, width, 1, 1
+        if self.eval_protocol == "resize256":
+            return t, t, 1, 1
+        if self.eval_protocol == "polyphase1024":
+            return 4 * t, 4 * t, 4, 4
+        # native: test_ensemble.py's __make_power_2 (Python's round, at least one tile per side)
+        gh, gw = max(t, int(round(height / t)) * t), max(t, int(round(width / t)) * t)
+        return gh, gw, gh // t, gw // t
+
+    def protocol_output(self, batch: dict[str, Any]) -> Tensor:
+        """``I_out`` ``(B, 3, H, W)`` in [-1, 1] at the batch's size, computed as ``eval_protocol`` says.
+
+        Resizing to the grid: image bicubic (antialiased, like PIL) clamped to [0, 1], mask bilinear then ``> 0`` =
+        hole, seg nearest. Every tile goes through :meth:`_ensembled` (one pass or the x5 ensemble); the tiles are
+        reassembled, resized back (bicubic) and, with ``post_blur``, blurred at the batch's size.
+        """
+        from evaluation.tiling import polyphase_merge, polyphase_split
+
+        image01, mask, seg = to01(batch["image"]), batch["mask"], self.semantic_map(batch)
+        h, w = image01.shape[-2:]
+        gh, gw, rows, cols = self.protocol_grid(h, w)
+        if (gh, gw) != (h, w):
+            image01 = F.interpolate(image01, size=(gh, gw), mode="bicubic", align_corners=False,
+                                    antialias=True).clamp(0, 1)
+            mask = (F.interpolate(mask, size=(gh, gw), mode="bilinear", align_corners=False, antialias=True) > 0
+                    ).to(image01.dtype)
+            if seg is not None:
+                seg = F.interpolate(seg, size=(gh, gw), mode="nearest-exact")
+        transpose = self.tile_transpose and self.eval_protocol in ("polyphase1024", "native")
+        n = rows * cols
+        tiles = [polyphase_split(x, rows, cols, transpose).chunk(n) if x is not None else [None] * n
+                 for x in (image01, mask, seg)]
+        # one tile phase at a time: the memory of a single pass at tile size
+        outs = [self._ensembled(i, m, s) for i, m, s in zip(*tiles)]
+        output = polyphase_merge(torch.cat(outs), rows, cols, transpose)
+        if (gh, gw) != (h, w):
+            output = F.interpolate(output, size=(h, w), mode="bicubic", align_corners=False, antialias=True)
+        if self.use_post_blur:
+            output = bicubic_post_blur(output)
+        return output * 2 - 1
+
+    def _eval_outputs(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Validation/test/predict: ``output`` and ``composite`` by the ``eval_protocol``."""
+        if self.eval_protocol == "direct":
+            return super()._eval_outputs(batch)
+        with self._eval_generator():
+            output = self.protocol_output(batch)
+        mask = batch["mask"]
+        return {"output": output, "composite": output * mask + batch["image"] * (1 - mask)}
 
     # ------------------------------------------------------------------------------------------ losses
     def loss_functions(self) -> dict[str, LossFn]:
@@ -288,6 +380,11 @@ class DeepGIN(InpaintingModule):
         factor = self.lr_factor(self.global_step)  # stateless: correct after a resume without scheduler state
         opts = self.optimizers()
         opts = opts if isinstance(opts, list) else [opts]
+        if self.fresh_optimizer_at_gan_stage and self.warmup_steps > 0 and self.global_step == self.warmup_steps:
+            # first GAN step: fresh Adam moments and step counts (idempotent until G has stepped once more)
+            for opt in opts:
+                inner = getattr(opt, "optimizer", opt)
+                inner.state.clear()
         for opt, base_lr in zip(opts, (self.lr_g, self.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = base_lr * factor

@@ -46,6 +46,22 @@ def critic_loss(critic, real: Tensor, fake: Tensor, gp_weight: float = 10.0, gen
     return losses.wgan_d(critic(real), critic(fake)) + gp_weight * gp
 
 
+def synthetic_template_note(datamodule) -> str | None:
+    """A note when the training masks use HiFill's synthetic stand-in templates (no ``template_dir``), else None."""
+    from datamodules.masks.hifill import HiFillTemplateMaskGenerator
+
+    pending = [getattr(datamodule, "train_masks", None), *getattr(datamodule, "per_image_masks", [])]
+    while pending:
+        gen = pending.pop()
+        if isinstance(gen, HiFillTemplateMaskGenerator):
+            if gen.template_dir is None:
+                return ("note: HiFill trains on the synthetic stand-in object templates (no template_dir). For the "
+                        "released shapes pass the 100 PNGs of duxingren14/Hifill-tensorflow mask_templates/: "
+                        "--data.masks '{name: hifill, template_dir: PATH}' (README_hifill.md, Masks)")
+        pending += list(getattr(gen, "generators", []))
+    return None
+
+
 class HiFill(InpaintingModule):
     """HiFill. Args (besides the base's; spec section in brackets):
 
@@ -186,6 +202,12 @@ class HiFill(InpaintingModule):
 
     def test_step(self, batch, batch_idx):
         return super().test_step(self._at_eval_resolution(batch), batch_idx)
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        note = synthetic_template_note(getattr(self.trainer, "datamodule", None))
+        if note and self.trainer.is_global_zero:
+            self.print(note)
 
     def predict_step(self, batch, batch_idx, dataloader_idx=0):
         return super().predict_step(self._at_eval_resolution(batch), batch_idx, dataloader_idx)

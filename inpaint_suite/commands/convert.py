@@ -69,6 +69,8 @@ def main(argv: list[str]) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(checkpoint, out)
     meta = checkpoint["inpaint_suite"]
+    for note in meta.get("notes", []):
+        print(f"note: {note}")
     count = sum(v.numel() for v in checkpoint["state_dict"].values())
     roles = " + ".join(meta["roles"])
     print(f"wrote {out}: {args.method} ({meta['variant']}) {roles}, {len(checkpoint['state_dict'])} tensors, "

@@ -13,6 +13,22 @@ full-release ``*_seg.png`` (class = R/10*256 + G) of the photo's size, encoded a
 the 51 AIM classes + other (``semantic_encoding: onehot``, through ``mapFromADE.txt``, ``--ade-map``) or the raw
 colours (``ade_rgb``: converted official DeepGIN Track 2). Through CRA the map is resized to the base size with
 nearest neighbour.
+
+``--pipeline official`` replaces all of the above by the authors' own test script around our network (converted
+weights then give the official output files; docs/CONVERT.md):
+
+- AOT-GAN (``src/test.py``): the photo at its own size (no CRA), mask ``ToTensor`` (255 = hole), holes filled
+  white, ``comp = (1 - m) · x + m · G``, saved by truncation to uint8 (``astype(np.uint8)``, not rounding).
+- DeepGIN (``test_ensemble.py``, Track 1): resize to ``max(256, round(side / 256) · 256)`` per side (PIL bicubic,
+  image and mask), polyphase tiles of 256 fed *transposed*, mask ``> 0`` = hole, x5 rotation/flip self-ensemble of
+  ``I_out`` averaged in uint8, tiles put back, PIL bicubic to the photo's size, then x0.5 and x2 (the blur), and a
+  composite with the soft mask ``out · m/255 + in · (255 − m)/255`` truncated to uint8.
+- MADF (``test.py``): mask files are white = KNOWN; image PIL-bilinear and mask nearest resized to
+  ``--base-size`` (default 512, the released models' training size), ImageNet normalisation, input ``gt · mask``,
+  last decoder, ``comp = mask · input + (1 − mask) · out``, saved by ``save_image`` (rounding) at that size.
+
+``--mask-polarity`` defaults to the pipeline's convention (ours and AOT-GAN/DeepGIN official: white = hole; MADF
+official: white = known); an explicit value inverts the file where needed.
 """
 
 from __future__ import annotations
@@ -26,6 +42,10 @@ import torch
 from inpaint_suite.cli import UsageError
 
 DOWNSAMPLE = ("average", "nearest", "bilinear", "bicubic", "area")
+PIPELINES = ("ours", "official")
+# the colour of the hole in each official test script's mask files (by model class)
+OFFICIAL_HOLE_COLOUR = {"AOTGAN": "white", "DeepGIN": "white", "MADF": "black"}
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 UPSAMPLE = ("nearest", "bilinear", "bicubic")
 
 
@@ -43,8 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     weights.add_argument("--weights", "--ckpt", dest="weights", help="our checkpoint (fit's last.ckpt, or convert's)")
     weights.add_argument("--random-weights", action="store_true",
                          help="untrained networks: checks the pipeline only, the output is not an inpainting")
-    parser.add_argument("--mask-polarity", choices=("white", "black"), default="white",
-                        help="which colour marks the hole in the mask file (default white = 255)")
+    parser.add_argument("--mask-polarity", choices=("white", "black"), default=None,
+                        help="which colour marks the hole in the mask file (default: white = 255; with --pipeline "
+                             "official the script's own convention: MADF white = known)")
+    parser.add_argument("--pipeline", choices=PIPELINES, default="ours",
+                        help="ours (any size via CRA) or official: the authors' test script around our network "
+                             "(AOT-GAN src/test.py, DeepGIN test_ensemble.py, MADF test.py)")
     parser.add_argument("--base-size", type=int, help="generator input size (default: the config's data.image_size)")
     parser.add_argument("--downsample", choices=DOWNSAMPLE, default="average", help="CRA down-sampling operator")
     parser.add_argument("--upsample", choices=UPSAMPLE, default="bilinear", help="CRA up-sampling operator")
@@ -101,6 +125,124 @@ def resize_seg(seg: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out.to(seg.dtype)
 
 
+# ---------------------------------------------------------------------------------------------------- official
+def _uint8(x: torch.Tensor, rounding: bool) -> np.ndarray:
+    """``(3, H, W)`` in [0, 1] -> ``(H, W, 3)`` uint8, rounded (``save_image``) or truncated (``astype``)."""
+    scaled = x.float().mul(255)
+    scaled = scaled.add(0.5).clamp(0, 255).floor() if rounding else scaled.clamp(0, 255).floor()
+    return scaled.byte().permute(1, 2, 0).cpu().numpy()
+
+
+def official_aotgan(model, photo: np.ndarray, hole: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """AOT-GAN ``src/test.py`` on ``photo`` ``(H, W, 3)`` uint8 and ``hole`` ``(H, W)`` in [0, 1] (``ToTensor`` of
+    the mask, 1 = hole): at the photo's own size; ``comp_imgs`` truncated to uint8."""
+    if photo.shape[0] % 4 or photo.shape[1] % 4:
+        raise UsageError(f"--pipeline official runs AOT-GAN at the photo's own size, which must be a multiple of 4 "
+                         f"(two stride-2 convs); got {photo.shape[1]}x{photo.shape[0]}")
+    image = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float().div(255).mul(2).sub(1).to(device)
+    mask = torch.from_numpy(hole)[None, None].float().to(device)
+    pred = model.generate({"image": image, "mask": mask})["output"]  # fills holes white: image*(1-m) + m
+    comp = (1 - mask) * image + mask * pred
+    return _uint8((comp[0].clamp(-1, 1) + 1) / 2, rounding=False)
+
+
+def official_madf(model, photo: np.ndarray, known: np.ndarray, size: int, device: str = "cpu") -> np.ndarray:
+    """MADF ``test.py``: ``photo`` uint8 ``(H, W, 3)`` and ``known`` uint8 ``(H, W)`` (255 = known, as its mask
+    files) resized to ``size`` (PIL bilinear / nearest), ``comp`` in normalised space, ``save_image`` rounding.
+    Returns ``(size, size, 3)`` uint8."""
+    from PIL import Image
+
+    if size % 128:
+        raise UsageError(f"--base-size {size}: MADF needs a multiple of 128 (seven stride-2 levels)")
+    gt01 = np.asarray(Image.fromarray(photo).resize((size, size), Image.BILINEAR), np.float32) / 255
+    valid = np.asarray(Image.fromarray(known).resize((size, size), Image.NEAREST), np.float32) / 255
+    gt01 = torch.from_numpy(gt01).permute(2, 0, 1)[None].to(device)
+    m = torch.from_numpy(valid)[None, None].to(device)
+    out01 = (model.generate({"image": gt01 * 2 - 1, "mask": 1 - m})["output"] + 1) / 2
+    mean = gt01.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    # test.py: comp = mask * (gt_n * mask) + (1 - mask) * out_n, then x * std + mean (exact for soft masks too)
+    comp = m * m * (gt01 - mean) + (1 - m) * (out01 - mean) + mean
+    return _uint8(comp[0], rounding=True)
+
+
+def official_deepgin(model, photo: np.ndarray, hole: np.ndarray, tile: int = 256, device: str = "cpu"
+                     ) -> np.ndarray:
+    """DeepGIN ``test_ensemble.py`` (Track 1) on ``photo`` uint8 ``(H, W, 3)`` (holes white, its ``*_with_holes``
+    input) and ``hole`` uint8 ``(H, W)`` (255 = hole). Returns the saved ``(H, W, 3)`` uint8 image."""
+    from PIL import Image
+
+    from evaluation.tiling import polyphase_merge, polyphase_split
+    from networks.deepgin import GEOMETRIC_ENSEMBLE
+
+    if getattr(model, "semantic_channels", 0):
+        raise UsageError("--pipeline official reproduces rlct1/gin test_ensemble.py (Track 1, no semantic input); "
+                         "use --pipeline ours for a Track-2 model")
+    oh, ow = photo.shape[:2]
+    gh, gw = max(tile, int(round(oh / tile)) * tile), max(tile, int(round(ow / tile)) * tile)
+    img, msk = Image.fromarray(photo), Image.fromarray(hole)
+    if (gh, gw) != (oh, ow):  # __make_power_2: bicubic for the image and the mask
+        img, msk = img.resize((gw, gh), Image.BICUBIC), msk.resize((gw, gh), Image.BICUBIC)
+    x = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)[None].float().div(255).to(device)
+    m = torch.from_numpy(np.asarray(msk).copy())[None, None].to(device)
+    rows, cols = gh // tile, gw // tile
+    tiles_x = polyphase_split(x, rows, cols, transpose=True).chunk(rows * cols)
+    tiles_m = polyphase_split((m > 0).float(), rows, cols, transpose=True).chunk(rows * cols)
+    outs = []
+    for tx, tm in zip(tiles_x, tiles_m):
+        total = torch.zeros_like(tx)
+        for forward, inverse in GEOMETRIC_ENSEMBLE:
+            out = model._run(forward(tx), forward(tm), None)["output"]
+            total += inverse(out.mul(255).clamp(0, 255).floor())  # tensor2im: truncated to uint8 per member
+        outs.append(torch.round(total / len(GEOMETRIC_ENSEMBLE)))  # np.round of the float mean
+    full = polyphase_merge(torch.cat(outs), rows, cols, transpose=True)[0]
+    result = Image.fromarray(full.byte().permute(1, 2, 0).cpu().numpy())
+    result = result.resize((ow, oh), Image.BICUBIC)
+    result = result.resize((int(ow * 0.5), int(oh * 0.5)), Image.BICUBIC).resize((ow, oh), Image.BICUBIC)
+    blurred = np.asarray(result, np.float64)
+    soft = hole.astype(np.float64)[..., None]
+    composite = blurred * (soft / 255.0) + ((255.0 - soft) / 255.0) * photo
+    return composite.astype(np.uint8)  # assignment into the uint8 array truncates
+
+
+def run_official(args: argparse.Namespace, photo: np.ndarray, model) -> int:
+    """``--pipeline official``: the method's own test script around our network; writes ``--out``."""
+    from PIL import Image
+
+    from datamodules.image_io import read_gray
+
+    kind = type(model).__name__
+    if kind not in OFFICIAL_HOLE_COLOUR:
+        raise UsageError(f"--pipeline official: {kind} has no official test script here; choose a model of "
+                         "aotgan, deepgin, madf, or --pipeline ours")
+    if args.seg or getattr(model, "semantic_channels", 0):
+        raise UsageError("--pipeline official supports the Track-1 / RGB-only scripts: no --seg, no semantic input")
+    from datamodules.image_io import ImageReadError
+
+    try:
+        gray = read_gray(args.mask)
+    except ImageReadError as error:
+        raise UsageError(str(error)) from None
+    if gray.shape != photo.shape[:2]:
+        raise UsageError(f"mask {args.mask} is {gray.shape[1]}x{gray.shape[0]} but the image is "
+                         f"{photo.shape[1]}x{photo.shape[0]}")
+    native = OFFICIAL_HOLE_COLOUR[kind]
+    if (args.mask_polarity or native) != native:
+        gray = 255 - gray  # the script's own convention, from the file's
+    model.to(args.device)
+    with torch.no_grad():
+        if kind == "AOTGAN":
+            array = official_aotgan(model, photo, gray.astype(np.float32) / 255, args.device)
+        elif kind == "DeepGIN":
+            array = official_deepgin(model, photo, gray, device=args.device)
+        else:
+            array = official_madf(model, photo, gray, args.base_size or 512, args.device)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(args.out)
+    print(f"wrote {args.out} ({array.shape[1]}x{array.shape[0]}, official {kind} test pipeline, mask: "
+          f"{native} = hole in the script's convention)")
+    return 0
+
+
 def load_model(method: str | None, config: str | None, weights: str | None):
     from inpaint_suite.config import build_model, load_config
     from lightning_modules import METHODS
@@ -142,7 +284,10 @@ def main(argv: list[str], command: str = "predict") -> int:
         photo = read_rgb(args.image)
     except ImageReadError as error:
         raise UsageError(str(error)) from None
-    mask = read_mask(args.mask, photo.shape[:2], args.mask_polarity)
+    if args.pipeline == "official":
+        model, _ = load_model(args.method, args.config, None if args.random_weights else args.weights)
+        return run_official(args, photo, model)
+    mask = read_mask(args.mask, photo.shape[:2], args.mask_polarity or "white")
     model, cfg = load_model(args.method, args.config, None if args.random_weights else args.weights)
     channels = int(getattr(model, "semantic_channels", 0) or 0)
     encoding = getattr(model, "semantic_encoding", "onehot")

@@ -37,12 +37,22 @@ def converter(method: str) -> ModuleType:
     return importlib.import_module(CONVERTERS[method])
 
 
-def read_official(method: str, path: str | Path, role: str, trust_pickle: bool = False) -> dict:
-    """The official ``{key: tensor}`` of ``path`` for ``role`` (``generator`` | ``discriminator``)."""
+def read_official(method: str, path: str | Path, role: str, trust_pickle: bool = False,
+                  notes: list[str] | None = None) -> dict:
+    """The official ``{key: tensor}`` of ``path`` for ``role`` (``generator`` | ``discriminator``).
+
+    A converter's ``split_unused(obj, where)`` may first remove tensors that the official inference ignores on
+    purpose (MADF: the VGG loss network in ``train.py`` snapshots); its one-line notes are appended to ``notes``.
+    """
     module = converter(method)
     if hasattr(module, "read_official"):
         return module.read_official(path, role, trust_pickle)
-    return module.extract_state(load_torch_file(path, trust_pickle), role, str(path))
+    obj = load_torch_file(path, trust_pickle)
+    if hasattr(module, "split_unused"):
+        obj, dropped = module.split_unused(obj, str(path))
+        if notes is not None:
+            notes.extend(dropped)
+    return module.extract_state(obj, role, str(path))
 
 
 def tables_for(method: str, variant: str | None = None, **options: Any) -> dict[str, list[Entry]]:
@@ -61,6 +71,7 @@ def convert(method: str, generator: str | Path, discriminator: str | Path | None
     files = {"generator": generator}
     if discriminator is not None:
         files["discriminator"] = discriminator
+    notes: list[str] = []
     one_file_roles = getattr(module, "ROLES_FROM_ONE_FILE", ())
     if one_file_roles:  # e.g. a TF checkpoint holding generator and discriminator variables
         if discriminator is not None:
@@ -72,7 +83,7 @@ def convert(method: str, generator: str | Path, discriminator: str | Path | None
                 states[role] = state
         files = {role: generator for role in states}
     else:
-        states = {role: read_official(method, path, role, trust_pickle) for role, path in files.items()}
+        states = {role: read_official(method, path, role, trust_pickle, notes) for role, path in files.items()}
     options: dict[str, Any] = {}
     if "discriminator" in states and hasattr(module, "discriminator_layout"):
         options["d_layout"] = module.discriminator_layout(states["discriminator"])
@@ -83,5 +94,7 @@ def convert(method: str, generator: str | Path, discriminator: str | Path | None
             raise ConvertError(f"{method} has no released {role}; drop --discriminator")
         ours.update(apply_table(state, tables[role], f"{files[role]} ({role})", module.HINTS.get(role, "")))
     sources = sorted({str(Path(p)) for p in files.values()})
-    return build_checkpoint(ours, method, sources, module.model_args(variant),
-                            {"variant": variant, "roles": sorted(states)})
+    extra: dict[str, Any] = {"variant": variant, "roles": sorted(states)}
+    if notes:
+        extra["notes"] = notes  # printed by the convert command
+    return build_checkpoint(ours, method, sources, module.model_args(variant), extra)

@@ -4,6 +4,12 @@ The official snapshot is ``{"n_iter": int, "model": state_dict, "optimizer": ...
 ``module.model.`` (DataParallel around a wrapper; ``util/io.py`` strips it). The prefix is stripped here too;
 a bare ``{key: tensor}`` file (already stripped) is accepted as well. No discriminator exists.
 
+Snapshots written by the official ``train.py`` save the ``DataParallel`` of ``FullModel(model, extractor)``
+(``data_parallel.py``), so beside ``module.model.*`` they hold the frozen VGG-16 loss network as
+``module.extractor.enc_{1,2,3}.*`` (torchvision ``vgg16.features[0:17]``, 1,735,488 values). The official
+``test.py`` loads them with ``strict=False``; here exactly those 14 tensors (names and shapes checked) are dropped,
+with a note, and every other key must still match the table.
+
 Variants: ``k2`` (released, two refinement decoders; default), ``k1``, ``k0`` (``n_refinement_D``).
 
 Renames (level ``i`` = 1..7, decoder index ``j = 7 - i``; no tensor transform):
@@ -35,6 +41,12 @@ from inpaint_suite.convert.common import (
 METHOD = "madf"
 VARIANTS = ("k2", "k1", "k0", "k2_unused_bn")
 OFFICIAL_PREFIX = "module.model."
+EXTRACTOR_PREFIX = "module.extractor."
+# VGG16FeatureExtractor: enc_1 = features[:5], enc_2 = features[5:10], enc_3 = features[10:17] (conv at 0, 2, 4)
+EXTRACTOR_CONVS = {"enc_1.0": (64, 3), "enc_1.2": (64, 64), "enc_2.0": (128, 64), "enc_2.2": (128, 128),
+                   "enc_3.0": (256, 128), "enc_3.2": (256, 256), "enc_3.4": (256, 256)}
+EXTRACTOR_SHAPES = {f"{EXTRACTOR_PREFIX}{name}.{part}": ((out, cin, 3, 3) if part == "weight" else (out,))
+                    for name, (out, cin) in EXTRACTOR_CONVS.items() for part in ("weight", "bias")}
 
 # level i (1-based) -> (C_in of the dynamic conv, C_out, kernel, lift width); official MADFNet(layer_size=7)
 LEVELS = {1: (6, 16, 7, 64), 2: (16, 32, 5, 128), 3: (32, 64, 3, 256), 4: (64, 128, 3, 512),
@@ -92,6 +104,33 @@ def tables(variant: str = "k2") -> dict[str, list[Entry]]:
 def model_args(variant: str = "k2") -> dict[str, Any]:
     num_refine, unused_bn = _parse(variant)
     return {"encoder_block": "madf", "num_refine": num_refine, "refine_norm": "pn", "official_unused_bn": unused_bn}
+
+
+def split_unused(obj: Any, where: str) -> tuple[Any, list[str]]:
+    """``obj`` without the VGG-16 loss network a ``train.py`` snapshot carries, and a note saying so.
+
+    Only ``module.extractor.*`` keys with exactly the VGG16FeatureExtractor names and shapes are dropped; any other
+    ``module.extractor.`` key is a ConvertError, and everything else is left for :func:`extract_state` to check.
+    """
+    inner = obj.get("model") if isinstance(obj, dict) and isinstance(obj.get("model"), dict) else obj
+    if not isinstance(inner, dict):
+        return obj, []
+    found = {k: v for k, v in inner.items() if isinstance(k, str) and k.startswith(EXTRACTOR_PREFIX)}
+    if not found:
+        return obj, []
+    odd = [k for k in found if k not in EXTRACTOR_SHAPES]
+    wrong = [f"{k} {tuple(getattr(v, 'shape', ()))} != {EXTRACTOR_SHAPES[k]}" for k, v in found.items()
+             if k in EXTRACTOR_SHAPES and tuple(getattr(v, "shape", ())) != EXTRACTOR_SHAPES[k]]
+    missing = [k for k in EXTRACTOR_SHAPES if k not in found]
+    if odd or wrong or missing:
+        first = (odd + wrong + missing)[:5]
+        raise ConvertError(f"{where}: the '{EXTRACTOR_PREFIX}' keys are not the official VGG-16 loss network "
+                           f"(enc_1..enc_3 of vgg16.features[0:17]), first: {', '.join(first)}")
+    kept = {k: v for k, v in inner.items() if k not in found}
+    values = sum(int(v.numel()) for v in found.values())
+    note = (f"{where}: dropped the {len(found)} '{EXTRACTOR_PREFIX}*' tensors ({values:,} values): the frozen "
+            "VGG-16 of the training losses that the official train.py saves with the model (test.py skips them too)")
+    return ({**obj, "model": kept} if inner is not obj else kept), [note]
 
 
 def extract_state(obj: Any, role: str, where: str) -> dict:

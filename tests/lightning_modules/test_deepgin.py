@@ -430,3 +430,173 @@ def test_feature_matching_is_zero_for_identical_images_and_trains_the_generator(
     value = feature_matching(make(pred))
     value.backward()
     assert value.item() > 0 and pred.grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------------------------------------- evaluation protocols
+def _official_tiles(img, rows: int, cols: int):
+    """test_ensemble.py's loops, re-typed: ``tile[i, j] = img[vv + rows * j, hv + cols * i]`` for hv, then vv."""
+    import numpy as np
+
+    h, w = img.shape[:2]
+    th, tw = h // rows, w // cols
+    tiles = []
+    for hv in range(cols):
+        for vv in range(rows):
+            tile = np.zeros((tw, th) + img.shape[2:], img.dtype)
+            for i in range(tw):
+                for j in range(th):
+                    tile[i, j] = img[vv + rows * j, hv + cols * i]
+            tiles.append(tile)
+    return tiles
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (2, 2), (4, 4), (2, 3)])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_polyphase_tiling_then_untiling_is_the_identity(rows, cols, transpose):
+    from evaluation.tiling import polyphase_merge, polyphase_split
+
+    x = torch.randn(2, 3, 8 * rows, 4 * cols)
+    tiles = polyphase_split(x, rows, cols, transpose)
+    assert tiles.shape == ((rows * cols * 2, 3, 4, 8) if transpose else (rows * cols * 2, 3, 8, 4))
+    assert torch.equal(polyphase_merge(tiles, rows, cols, transpose), x)
+    if not transpose:  # phase (0, 0) of sample 0 is the plain sub-sampling
+        assert torch.equal(tiles[0], x[0, :, ::rows, ::cols])
+    with pytest.raises(ValueError, match="polyphase"):
+        polyphase_split(torch.zeros(1, 1, 9, 9), 2, 2)
+
+
+def test_polyphase_split_with_transpose_is_test_ensemble_tiling():
+    import numpy as np
+
+    from evaluation.tiling import polyphase_split
+
+    img = np.random.default_rng(0).integers(0, 256, (12, 8, 3), dtype=np.uint8)  # H = 3 * 4, W = 2 * 4
+    ours = polyphase_split(torch.from_numpy(img).permute(2, 0, 1)[None], 3, 2, transpose=True)
+    for k, tile in enumerate(_official_tiles(img, 3, 2)):
+        assert np.array_equal(ours[k].permute(1, 2, 0).numpy(), tile), k
+
+
+class Identity(DeepGIN):
+    """DeepGIN whose network returns its input and records the input shapes (the protocol around the network)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**TABLE1_ROWS["coarse_only"], **FAST, **kwargs)
+        self.shapes: list[tuple[int, ...]] = []
+
+    def _run(self, image01, mask, seg):
+        self.shapes.append(tuple(image01.shape))
+        return {"output": image01.clone(), "coarse": image01.clone(), "masked_input": image01}
+
+
+def test_polyphase1024_runs_16_tiles_of_256_and_gives_1024_px_output():
+    m = Identity().eval()
+    assert m.eval_protocol == "polyphase1024" and m.tile_transpose  # the spec's Table 1 protocol by default
+    image = torch.rand(1, 3, 1024, 1024) * 2 - 1
+    mask = torch.zeros(1, 1, 1024, 1024)
+    with torch.no_grad():
+        out = m._eval_outputs({"image": image, "mask": mask})
+    assert m.shapes == [(1, 3, 256, 256)] * 16
+    assert out["output"].shape == (1, 3, 1024, 1024)
+    torch.testing.assert_close(out["output"], image, rtol=0, atol=1e-6)  # no resize at 1024: tile + untile only
+    m.shapes.clear()
+    with torch.no_grad():
+        small = m._eval_outputs({"image": image[..., :512, :512], "mask": mask[..., :512, :512]})
+    assert m.shapes == [(1, 3, 256, 256)] * 16 and small["output"].shape == (1, 3, 512, 512)
+
+
+def test_protocol_grids():
+    m = Identity(eval_protocol="native")
+    assert m.protocol_grid(256, 256) == (256, 256, 1, 1)
+    assert m.protocol_grid(64, 64) == (256, 256, 1, 1)  # at least one tile
+    assert m.protocol_grid(400, 600) == (512, 512, 2, 2)  # the 600x400 AIM validation photo
+    assert m.protocol_grid(1074, 1921) == (1024, 2048, 4, 8)
+    assert Identity(eval_protocol="resize256").protocol_grid(1074, 1921) == (256, 256, 1, 1)
+    assert Identity(eval_protocol="direct").protocol_grid(64, 96) == (64, 96, 1, 1)
+    with pytest.raises(ValueError, match="eval_protocol must be one of"):
+        DeepGIN(eval_protocol="tiles", **FAST)
+
+
+def test_native_protocol_feeds_a_256_photo_transposed():
+    """One tile at 256: the network sees the image transposed (test_ensemble.py) unless tile_transpose is off."""
+    image = torch.rand(1, 3, 256, 256) * 2 - 1
+    mask = torch.zeros(1, 1, 256, 256)
+    mask[..., 40:90, 100:200] = 1
+    pattern = torch.rand(1, 3, 256, 256)
+
+    class Fixed(Identity):
+        def _run(self, image01, mask, seg):
+            self.seen = (image01, mask)
+            return {"output": pattern.clone(), "coarse": pattern, "masked_input": image01}
+
+    for transpose in (True, False):
+        m = Fixed(eval_protocol="native", tile_transpose=transpose).eval()
+        with torch.no_grad():
+            out = m._eval_outputs({"image": image, "mask": mask})
+        seen_image, seen_mask = m.seen
+        flip = (lambda t: t.transpose(-2, -1)) if transpose else (lambda t: t)
+        assert torch.equal(seen_mask, flip(mask))
+        torch.testing.assert_close(seen_image, flip((image + 1) / 2))
+        torch.testing.assert_close(out["output"], flip(pattern) * 2 - 1)
+        torch.testing.assert_close(out["composite"] * (1 - mask), image * (1 - mask))
+
+
+def test_tiled_forward_equals_running_each_tile_separately():
+    """polyphase1024 with 32-px tiles (grid 128) on a real coarse-only network vs the official tile loops by hand:
+    resize (bicubic image, bilinear mask > 0), cut the 16 transposed tiles, generate() on each, put back, resize."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    m = DeepGIN(tile_size=32, **TABLE1_ROWS["coarse_only"], **FAST).eval()
+    batch = _batch(1)
+    with torch.no_grad():
+        ours = m._eval_outputs(batch)["output"]
+        image01 = F.interpolate((batch["image"] + 1) / 2, size=(128, 128), mode="bicubic", antialias=True).clamp(0, 1)
+        hole = (F.interpolate(batch["mask"], size=(128, 128), mode="bilinear", antialias=True) > 0).float()
+        img = image01[0].permute(1, 2, 0).numpy()
+        msk = hole[0, 0].numpy()
+        full = np.zeros_like(img)
+        for k, (tile, tile_mask) in enumerate(zip(_official_tiles(img, 4, 4), _official_tiles(msk, 4, 4))):
+            x = torch.from_numpy(tile).permute(2, 0, 1)[None] * 2 - 1
+            out = m.generate({"image": x, "mask": torch.from_numpy(tile_mask)[None, None]})["output"]
+            out = ((out + 1) / 2)[0].permute(1, 2, 0).numpy()
+            hv, vv = divmod(k, 4)
+            for i in range(32):
+                for j in range(32):
+                    full[vv + 4 * j, hv + 4 * i] = out[i, j]
+        expected = F.interpolate(torch.from_numpy(full).permute(2, 0, 1)[None], size=(64, 64), mode="bicubic",
+                                 antialias=True) * 2 - 1
+    torch.testing.assert_close(ours, expected, rtol=0, atol=1e-5)
+
+
+def test_direct_protocol_is_generate():
+    torch.manual_seed(0)
+    m = DeepGIN(eval_protocol="direct", **TABLE1_ROWS["coarse_only"], **FAST).eval()
+    batch = _batch(1)
+    with torch.no_grad():
+        assert torch.equal(m._eval_outputs(batch)["output"], m(batch)["output"])
+
+
+# ---------------------------------------------------------------------------------------------- fresh GAN-stage Adam
+class AdamSteps(DeepGIN):
+    """Records the Adam step count of G's first parameter after every training step."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.adam_steps: list[int] = []
+
+    def training_step(self, batch, batch_idx):
+        super().training_step(batch, batch_idx)
+        opt_g = self.optimizers()[0].optimizer
+        state = opt_g.state[next(iter(self.generator.parameters()))]
+        self.adam_steps.append(int(state["step"]))
+
+
+@pytest.mark.parametrize("fresh,expected", [(True, [1, 2, 1, 2]), (False, [1, 2, 3, 4])])
+def test_gan_stage_starts_with_a_fresh_adam_exactly_at_the_boundary(fresh, expected):
+    kwargs = dict(warmup_steps=2, lr_constant_steps=0, lr_decay_steps=4, lr_decay_interval=1, **FAST,
+                  **TABLE1_ROWS["coarse_only"])
+    model = AdamSteps(fresh_optimizer_at_gan_stage=fresh, **kwargs)
+    assert AdamSteps(**kwargs).fresh_optimizer_at_gan_stage is True  # the official main stage's default
+    fit(model, 4)
+    assert model.adam_steps == expected

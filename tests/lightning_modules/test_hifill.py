@@ -8,6 +8,7 @@ import inspect
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -300,3 +301,21 @@ def test_semantic_input_widens_only_the_first_coarse_conv():
     assert not torch.equal(first_layer(x), first_layer(x_ref))
     with pytest.raises(KeyError, match="seg"):
         track2.generate(make_batch(1, 64))
+
+
+def test_fit_start_note_names_the_synthetic_templates_and_how_to_supply_the_released_ones(tmp_path):
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from datamodules.masks import build_mask_generator
+    from lightning_modules.hifill import synthetic_template_note
+
+    note = synthetic_template_note(SimpleNamespace(train_masks=build_mask_generator("hifill")))
+    assert "synthetic" in note and "template_dir" in note and "mask_templates" in note
+    for k in range(3):
+        Image.fromarray(((np.arange(256 * 256).reshape(256, 256) % (k + 2)) * 255).astype(np.uint8)).save(
+            tmp_path / f"{k}.png")
+    given = build_mask_generator({"name": "hifill", "template_dir": str(tmp_path)})
+    assert synthetic_template_note(SimpleNamespace(train_masks=given)) is None
+    assert synthetic_template_note(SimpleNamespace(train_masks=build_mask_generator("aim_box"))) is None

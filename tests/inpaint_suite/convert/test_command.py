@@ -172,3 +172,47 @@ def test_legacy_serialization_is_read(tmp_path, official_files):
     assert run_convert("aotgan", tmp_path / "G_legacy.pt", tmp_path / "o.ckpt") == 0
     state = torch.load(tmp_path / "o.ckpt", weights_only=True)["state_dict"]
     assert torch.equal(state["generator.blocks.7.branches.3.1.weight"], g_state["middle.7.block03.1.weight"])
+
+
+def _vgg16_extractor(seed: int = 9) -> dict[str, torch.Tensor]:
+    """The ``module.extractor.*`` tensors of an official ``train.py`` snapshot (VGG16FeatureExtractor)."""
+    from inpaint_suite.convert.madf import EXTRACTOR_SHAPES
+
+    gen = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(shape, generator=gen) for k, shape in EXTRACTOR_SHAPES.items()}
+
+
+def test_madf_train_snapshot_with_the_vgg_extractor_converts_with_a_note(tmp_path, official_files, capsys):
+    """train.py saves DataParallel(FullModel(model, extractor)): module.extractor.* beside module.model.*."""
+    path, madf = official_files["madf_generator"]
+    extractor = _vgg16_extractor()
+    assert sum(v.numel() for v in extractor.values()) == 1_735_488  # vgg16.features[0:17] (spec madf.md §9)
+    snapshot = {"n_iter": 20000, "model": {**madf, **extractor}, "gen_optimizer": {"state": {}, "param_groups": []}}
+    torch.save(snapshot, tmp_path / "20000.pth")
+    assert run_convert("madf", tmp_path / "20000.pth", tmp_path / "train.ckpt") == 0
+    out = capsys.readouterr().out
+    assert "note:" in out and "14 'module.extractor.*' tensors" in out and "1,735,488 values" in out
+    assert run_convert("madf", path, tmp_path / "released.ckpt") == 0
+    assert "note:" not in capsys.readouterr().out
+    train = torch.load(tmp_path / "train.ckpt", weights_only=True)
+    released = torch.load(tmp_path / "released.ckpt", weights_only=True)
+    assert train["state_dict"].keys() == released["state_dict"].keys()
+    assert all(torch.equal(train["state_dict"][k], v) for k, v in released["state_dict"].items())
+    assert not any("extractor" in k or k.startswith("vgg") for k in train["state_dict"])
+
+
+def test_madf_snapshot_stays_strict_beside_the_extractor(tmp_path, capsys):
+    """Only the exact VGG16 extractor is dropped: a wrong extractor shape or any other foreign key is refused."""
+    model = {"module.model.enc_up_1.0.bias": torch.zeros(64)}
+    bad_shape = _vgg16_extractor()
+    bad_shape["module.extractor.enc_3.4.weight"] = torch.zeros(256, 256, 1, 1)
+    torch.save({"n_iter": 1, "model": {**model, **bad_shape}}, tmp_path / "a.pth")
+    assert run_convert("madf", tmp_path / "a.pth", tmp_path / "a.ckpt") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "module.extractor.enc_3.4.weight (256, 256, 1, 1)" in err
+    torch.save({"n_iter": 1, "model": {**model, **_vgg16_extractor(), "module.loss.weight": torch.zeros(1)}},
+               tmp_path / "b.pth")
+    assert run_convert("madf", tmp_path / "b.pth", tmp_path / "b.ckpt") == 2
+    err = capsys.readouterr().err
+    assert "module.loss.weight" in err and "lack the official 'module.model.' prefix" in err
+    assert not (tmp_path / "a.ckpt").exists() and not (tmp_path / "b.ckpt").exists()
