@@ -77,6 +77,18 @@ def find_layout(root: Path, layout: str = "auto") -> tuple[str, Path]:
                             f"expected either\n  full: {FULL_LAYOUT}\n  sceneparsing: {SCENEPARSING_LAYOUT}")
 
 
+
+def _checked_root(root, subset: str) -> Path:
+    """The data root as a Path, refusing a missing root or an unknown subset (naming the expected layouts)."""
+    if root is None:
+        raise DatasetSetupError(f"ade20k: data_root is not set; expected {FULL_LAYOUT} (or {SCENEPARSING_LAYOUT})")
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetSetupError(f"ade20k: data_root {root} is not a folder; expected {FULL_LAYOUT}")
+    if subset not in ("aim2020", "all"):
+        raise ValueError(f"ade20k subset must be aim2020 or all, got {subset!r}")
+    return root
+
 class ADE20KDataset(ImageFileDataset):
     """ADE20K images (+ optional Track-2 semantic maps) for AIM 2020; see the module docstring.
 
@@ -95,14 +107,7 @@ class ADE20KDataset(ImageFileDataset):
 
     @classmethod
     def check_root(cls, root, split: str, layout: str = "auto", subset: str = "aim2020", **options) -> None:
-        if root is None:
-            raise DatasetSetupError(f"ade20k: data_root is not set; expected {FULL_LAYOUT} (or {SCENEPARSING_LAYOUT})")
-        root = Path(root).expanduser()
-        if not root.is_dir():
-            raise DatasetSetupError(f"ade20k: data_root {root} is not a folder; expected {FULL_LAYOUT}")
-        if subset not in ("aim2020", "all"):
-            raise ValueError(f"ade20k subset must be aim2020 or all, got {subset!r}")
-        name, base = find_layout(root, layout)
+        name, base = find_layout(_checked_root(root, subset), layout)
         image_dir = base / "images" / ("training" if split == "train" else "validation")
         if not image_dir.is_dir():
             raise DatasetSetupError(f"ade20k: no folder {image_dir}; expected layout: "
@@ -112,13 +117,7 @@ class ADE20KDataset(ImageFileDataset):
                  crop: str = "random_crop", semantic: bool = False, layout: str = "auto", subset: str = "aim2020",
                  aim_list: str | None = None, ade_map: str | None = None, class_indices: str | None = None,
                  eval_filter: bool = False, eval_split_seed: int = 0, **options) -> None:
-        if root is None:
-            raise DatasetSetupError(f"ade20k: data_root is not set; expected {FULL_LAYOUT} (or {SCENEPARSING_LAYOUT})")
-        root = Path(root).expanduser()
-        if not root.is_dir():
-            raise DatasetSetupError(f"ade20k: data_root {root} is not a folder; expected {FULL_LAYOUT}")
-        if subset not in ("aim2020", "all"):
-            raise ValueError(f"ade20k subset must be aim2020 or all, got {subset!r}")
+        root = _checked_root(root, subset)
         self.layout_name, base = find_layout(root, layout)
         layout_text = FULL_LAYOUT if self.layout_name == "full" else SCENEPARSING_LAYOUT
         part = "training" if split == "train" else "validation"

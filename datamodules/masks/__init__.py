@@ -93,6 +93,15 @@ def build_mask_generator(spec: str | Mapping[str, Any] | MaskGenerator) -> MaskG
     """
     if isinstance(spec, MaskGenerator):
         return spec
+    name, params = _parse_spec(spec)
+    if name == "mixture":
+        return _build_mixture(params)
+    _check_params(name, params)
+    return REGISTRY[name](**params)
+
+
+def _parse_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(name, params)`` of a spec; ValueError for a malformed spec or an unknown generator name."""
     if isinstance(spec, str):
         spec = {"name": spec}
     if not isinstance(spec, Mapping) or "name" not in spec:
@@ -101,10 +110,7 @@ def build_mask_generator(spec: str | Mapping[str, Any] | MaskGenerator) -> MaskG
     name = params.pop("name")
     if name not in REGISTRY:
         raise _unknown(name)
-    if name == "mixture":
-        return _build_mixture(params)
-    _check_params(name, params)
-    return REGISTRY[name](**params)
+    return name, params
 
 
 def check_mask_spec(spec: str | Mapping[str, Any] | MaskGenerator) -> None:
@@ -113,14 +119,7 @@ def check_mask_spec(spec: str | Mapping[str, Any] | MaskGenerator) -> None:
     :func:`build_mask_generator` would. Parameter *values* are checked by the generators' constructors."""
     if isinstance(spec, MaskGenerator):
         return
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping) or "name" not in spec:
-        raise ValueError(f"a mask generator spec is a name or a dict with a 'name' key, got {spec!r}")
-    params = dict(spec)
-    name = params.pop("name")
-    if name not in REGISTRY:
-        raise _unknown(name)
+    name, params = _parse_spec(spec)
     if name == "mixture":
         for component in _mixture_components(params):
             check_mask_spec(component["generator"])
