@@ -5,9 +5,11 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV ?= .venv
-# The torch requirement, installed first. Override for a CUDA build: make install TORCH="torch==2.13.0 --index-url ..."
-TORCH ?= torch==2.13.0
-# Extras installed with the project (dev = tests, lint, notebooks).
+# The torch + torchvision pair, installed first: PyPI's default builds (CUDA, and they run on the CPU too). Override
+# with another matching pair, e.g. the light CPU-only one (about 1.8 GB instead of 5.7 GB):
+#   make install TORCH="torch==2.14.1 torchvision==0.29.1 --index-url https://download.pytorch.org/whl/cpu"
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+# Extras installed with the project (dev = tests, lint, notebooks and the reference packages torch-fidelity + lpips).
 EXTRAS ?= dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -36,21 +38,22 @@ help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  Variables: ABLATION DATA DATA_ROOT PROFILE GPUS STORAGE RESUME TORCH EXTRAS PYTEST_ARGS"
 
-install: $(STAMP) ## Create .venv: torch first (TORCH=...), then the project under a constraints file
+install: $(STAMP) ## Create .venv: torch + torchvision first (TORCH=...), then the project under a constraints file
 
-# The constraints file pins torch to what was installed first and, on machines without an NVIDIA driver,
-# forbids torchvision: PyPI's torchvision wheels are CUDA builds that break lightning/torchmetrics imports on CPU torch.
-$(CONSTRAINTS): constraints.txt Makefile
-	@mkdir -p $(VENV)
-	@echo "$(firstword $(TORCH))" > $@
-	@if ! command -v nvidia-smi >/dev/null 2>&1; then grep -v '^torch==' constraints.txt | grep -v '^#' >> $@; fi
-
+# The constraints file is constraints.txt with its torch/torchvision pins replaced by the versions TORCH installed,
+# so the project's install can neither swap torch nor pull a torchvision built for another torch. The import check
+# then names a torchvision that does not work with this torch (e.g. a TORCH override without its torchvision).
 $(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(MAKE) --no-print-directory $(CONSTRAINTS)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
+	@{ grep -v -E '^(#|torch==|torchvision==)' constraints.txt || true; } > $(CONSTRAINTS)
+	@$(BIN)/python -m pip list --format=freeze | grep -E '^(torch|torchvision)==' >> $(CONSTRAINTS)
 	PIP_CONSTRAINT=$(CONSTRAINTS) $(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	@$(BIN)/python -c "import torch, lightning, torchmetrics, kornia, importlib.util as u; \
+		u.find_spec('torchvision') and __import__('torchvision')" || { echo "make install: the packages \
+		above do not import with $$($(BIN)/python -m pip list --format=freeze | grep -E '^torch(vision)?==' | xargs); \
+		give TORCH a matching torch + torchvision pair (see the Makefile and README)"; exit 1; }
 	@touch $@
 
 test: $(STAMP) ## Run the test suite (no GPU needed; ~10 min on 2 cores)

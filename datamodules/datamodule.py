@@ -1,7 +1,8 @@
 """``InpaintDataModule``: one DataModule for every dataset; masks are synthesised on the batch's device.
 
-The CPU side (workers) decodes, crops and flips images; it never makes masks. After the batch reaches its device,
-:meth:`InpaintDataModule.on_after_batch_transfer` draws the masks there, vectorised over the batch, from a seeded
+The CPU side (workers) decodes, crops and flips images; it never makes masks (with ``mask_dir`` it only reads the
+drawn mask file). After the batch reaches its device, :meth:`InpaintDataModule.on_after_batch_transfer` draws the
+masks there (or augments the mask files there with Kornia), vectorised over the batch, from a seeded
 generator: a mask depends only on (seed, dataset index, epoch for training), never on the device or the batch
 composition. Evaluation masks use a fixed seed, so every model of a sweep is tested on the same masks.
 """
@@ -106,6 +107,7 @@ class InpaintDataModule(L.LightningDataModule):
         if masks_per_image and mask_dir:
             raise ValueError("masks_per_image synthesises the training masks; it cannot be combined with mask_dir")
         self.per_image_masks = [build_mask_generator(spec) for spec in masks_per_image or []]
+        self.mask_file_augment = self.mask_file_options.get("augment", "aotgan")
         self._datasets: dict[str, Dataset] = {}
 
     # ------------------------------------------------------------------------------------------ datasets
@@ -134,6 +136,7 @@ class InpaintDataModule(L.LightningDataModule):
 
                 dataset = WithMaskFiles(dataset, self.mask_dir, self.image_size, seed=self.mask_seed,
                                         **self.mask_file_options)
+                self.mask_file_augment = dataset.augment
             elif split != "train" and self.eval_mask_dir:
                 from datamodules.datasets.mask_files import WithMaskFiles
 
@@ -212,8 +215,31 @@ class InpaintDataModule(L.LightningDataModule):
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
         return self.mask_seed + 7919 * epoch
 
+    def augment_mask_files(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Raw training mask files ``mask_file`` (``(B, 1, h, w)`` uint8, or a list of ``(1, h, w)`` when the files'
+        sizes differ) → ``mask`` ``(B, 1, H, W)`` in the image dtype, augmented on the batch's device with Kornia
+        (``mask_file_options.augment``), flip and angle seeded per (mask seed, epoch, index) like generated masks."""
+        from datamodules.datasets.mask_files import augment_masks, augmentation_params
+
+        files, image = batch.pop("mask_file"), batch["image"]
+        hw = tuple(image.shape[-2:])
+        flip, angle = augmentation_params(self.mask_file_augment, batch["index"].tolist(), self.mask_seed_for(True))
+        if isinstance(files, torch.Tensor):
+            batch["mask"] = augment_masks(files, hw, self.mask_file_augment, flip, angle).to(image.dtype)
+        else:  # files of different sizes: one call per size
+            mask = image.new_zeros(image.shape[0], 1, *hw)
+            sizes = [tuple(f.shape) for f in files]
+            for size in dict.fromkeys(sizes):
+                rows = [i for i, s in enumerate(sizes) if s == size]
+                group = torch.stack([files[i] for i in rows]).to(image.device)
+                mask[rows] = augment_masks(group, hw, self.mask_file_augment, flip[rows], angle[rows]).to(image.dtype)
+            batch["mask"] = mask
+        return batch
+
     def add_masks(self, batch: dict[str, Any], training: bool) -> dict[str, Any]:
         """Add ``mask`` ``(B, 1, H, W)`` (1 = hole) and ``mask_type`` to ``batch`` on its device (if absent)."""
+        if "mask_file" in batch:
+            self.augment_mask_files(batch)
         if "mask" in batch:
             batch.setdefault("mask_type", ["file"] * batch["image"].shape[0])
             return batch

@@ -136,7 +136,8 @@ class InpaintingEvaluator(nn.Module):
             stand-ins). A bare ``FIDInceptionV3`` is wrapped in ``InceptionFeatures`` (resize + scaling). lpips_modules: ``{"alex"|"vgg": module(a, b) -> (N,)}`` replacing the LPIPS networks.
         mask_types: mask-type names known in advance; each gets its own FID state (needed for per-type FID under
             DDP, where every rank must hold the same states). Other types still get per-image metrics.
-        kid_subsets / kid_subset_size / kid_seed: KID protocol (subset size becomes min(size, n)).
+        kid_subsets / kid_subset_size / kid_seed: KID protocol (torch-fidelity's subset draws; a group with fewer
+            images than ``kid_subset_size`` gets no KID, with a note, instead of a smaller subset).
         ids_solver: ``auto`` | ``sklearn`` | ``newton`` (see ``fid.ids_from_features``).
         bootstrap_resamples / ci_level / bootstrap_seed: percentile bootstrap of per-image means.
         fid_per_bucket: keep one FID state per hole-ratio bucket (2 x 2048² float64 each, ~67 MB).
@@ -487,12 +488,14 @@ class InpaintingEvaluator(nn.Module):
         out: dict[str, Any] = {}
         n = int(real.shape[0])
         if "kid" in self.metric_names:
-            if n >= 2:
+            size = int(self.kid_options["subset_size"])
+            if n >= max(2, size):
                 kid = kid_from_features(real, fake, **self.kid_options)
                 out["kid"] = {"mean": kid["mean"], "ci95": None, "n": n, "std": kid["std"],
                               "subset_size": kid["subset_size"]}
-            else:
-                out["kid"] = {"mean": None, "ci95": None, "n": n, "note": "KID needs at least 2 images"}
+            else:  # refused, not shrunk, as torch-fidelity does (a group of a small bucket is left without KID)
+                out["kid"] = {"mean": None, "ci95": None, "n": n,
+                              "note": f"KID subsets of {size} images need at least {max(2, size)} images"}
         if overall and ("pids" in self.metric_names or "uids" in self.metric_names):
             if n >= 2:
                 ids = ids_from_features(real, fake, solver=self.ids_solver)

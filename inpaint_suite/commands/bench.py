@@ -8,6 +8,7 @@ beside the measurements with a verdict, and a missed target says why when the re
   the same run on the same device (the practical ceiling); fp32 / bf16 autocast / channels_last / torch.compile.
 - masks: a batch of 64 at 256 and 512 per generator against its CPU test oracle (target: ≥ 10× per mask), and
   mask synthesis as a fraction of a training step (target: < 2 %).
+- strokes: the span rasteriser against Kornia's ``draw_convex_polygon`` on thick strokes (speed and differing pixels).
 - metrics: images/s of the evaluation harness against the bare feature-network forward (target: within 1.1×).
 - CRA: 512 → 8K time and peak memory; the fitted growth exponent in pixels (target: ≤ 1.1).
 """
@@ -32,7 +33,7 @@ import torch
 
 from inpaint_suite.cli import UsageError
 
-SECTIONS = ("methods", "masks", "metrics", "cra")
+SECTIONS = ("methods", "masks", "strokes", "metrics", "cra")
 MODES = ("fp32", "bf16", "channels_last", "compile")
 TARGETS = {"mask_speedup": 10.0, "mask_fraction_of_step": 0.02, "eval_overhead": 1.1, "cra_exponent": 1.1}
 
@@ -524,6 +525,13 @@ def main(argv: list[str]) -> int:
         share = (f"; fraction_of_train_step: drawing one batch's {args.batch} masks against the fastest method's "
                  f"training step ({fastest}), target < 2%") if fastest else ""
         print_rows(f"masks: batch of 64 vs the CPU oracle per mask (target ≥ 10×){share}", results["masks"])
+    if "strokes" in args.sections:  # why thick strokes are drawn by our span rasteriser, not by Kornia
+        from datamodules.masks.bench import bench_stroke_rasteriser
+
+        results["strokes"] = bench_stroke_rasteriser(device, (128,) if args.quick else (256, 512),
+                                                     batch=8 if args.quick else 64, repeats=1 if args.quick else 3)
+        print_rows("strokes: span rasteriser vs kornia.utils.draw_convex_polygon (one call per stroke)",
+                   results["strokes"])
     if "metrics" in args.sections:
         results["metrics"] = bench_metrics(device, n_images=8 if args.quick else 32, size=min(args.size, 256))
         print_rows("metrics: harness vs bare Inception forward (target ≤ 1.1×)", results["metrics"])

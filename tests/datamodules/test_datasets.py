@@ -522,7 +522,7 @@ def test_datamodule_with_folder_dataset_and_mask_files(tmp_path):
     dm.setup("fit")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        batch = next(iter(dm.train_dataloader()))
+        batch = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)  # files augmented here
         val = next(iter(dm.val_dataloader()))
     assert batch["image"].shape == (2, 3, 32, 32) and batch["mask"].shape == (2, 1, 32, 32)
     assert set(torch.unique(batch["mask"]).tolist()) <= {0.0, 1.0}
@@ -530,8 +530,8 @@ def test_datamodule_with_folder_dataset_and_mask_files(tmp_path):
     train_set = dm.train_dataloader().dataset
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for i in range(len(train_set)):
-            assert train_set[i]["mask"].shape == (1, 32, 32)
+        for i in range(len(train_set)):  # the raw file: augmented on the device after the transfer
+            assert train_set[i]["mask_file"].shape == (1, 64, 64)
     summary = dm.bad_file_summary()
     assert summary["train"]["count"] == 1 and summary["train"]["files"][0].endswith("broken.png")
     assert summary["val"]["count"] == 0

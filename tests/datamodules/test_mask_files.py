@@ -11,7 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from datamodules.datasets.mask_files import MaskFileWarning, MaskFolder, WithMaskFiles, augment_mask
+from datamodules.datasets.mask_files import (
+    MaskFileWarning,
+    MaskFolder,
+    WithMaskFiles,
+    augment_masks,
+    augmentation_params,
+)
 
 
 def _hole_maps(count: int = 5, size: int = 64, seed: int = 0) -> list[np.ndarray]:
@@ -114,16 +120,108 @@ def test_zero_one_valued_pngs_are_binary(tmp_path):
         assert np.array_equal(MaskFolder(str(folder), polarity="white_hole").read(0), hole)
 
 
-def test_aotgan_rotation_fills_corners_with_known_and_madf_with_hole():
+def _opencv_augment(hole: np.ndarray, hw, kind: str, flip: bool, degrees: float) -> np.ndarray:
+    """The former CPU augmentation (OpenCV, one mask at a time): the reference of the Kornia one."""
+    import cv2
+
+    def rotate(mask, fill):
+        h, w = mask.shape
+        matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0)
+        return cv2.warpAffine(mask, matrix, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=fill)
+
+    if kind == "aotgan":
+        out = cv2.resize(hole, (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST_EXACT)
+        out = rotate(np.ascontiguousarray(out[:, ::-1] if flip else out), 0)
+    else:
+        out = (cv2.resize(hole.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR) > 0.5)
+        out = rotate(out.astype(np.uint8), 1)
+        out = out[:, ::-1] if flip else out
+    return out
+
+
+@pytest.mark.parametrize("kind, hw, differing", [("aotgan", (64, 80), 0), ("aotgan", (32, 40), 0), ("madf", (64, 80), 0),
+                                                 ("madf", (96, 96), 0), ("madf", (48, 40), 0),
+                                                 ("aotgan", (48, 40), 0.03)])
+def test_kornia_augmentation_equals_the_opencv_one(kind, hw, differing):
+    """Pixel for pixel, except a nearest resize by a non-integer ratio (64 → 48 rows), where Kornia and OpenCV round
+    exact-integer source coordinates to different sides (module docstring): a small share of pixels there."""
+    import cv2
+
     rng = np.random.default_rng(0)
-    full_hole, no_hole = np.ones((64, 64), np.uint8), np.zeros((64, 64), np.uint8)
-    aot = [augment_mask(full_hole, (32, 32), "aotgan", rng).mean() for _ in range(40)]
-    madf = [augment_mask(no_hole, (32, 32), "madf", rng).mean() for _ in range(40)]
+    raw = [cv2.dilate((rng.random((64, 80)) > 0.97).astype(np.uint8), np.ones((9, 9), np.uint8)) for _ in range(8)]
+    flip, angle = augmentation_params(kind, range(8), seed=3)
+    assert flip.any() and not flip.all() and angle.unique().numel() == 8
+    out = augment_masks(torch.from_numpy(np.stack(raw))[:, None], hw, kind, flip, angle)
+    assert out.shape == (8, 1, *hw) and out.dtype == torch.float32
+    for i in range(8):
+        ref = _opencv_augment(raw[i], hw, kind, bool(flip[i]), float(angle[i]))
+        assert (out[i, 0].numpy() != ref).mean() <= differing, i
+
+
+def test_aotgan_rotation_fills_corners_with_known_and_madf_with_hole():
+    full_hole, no_hole = torch.ones(40, 1, 64, 64), torch.zeros(40, 1, 64, 64)
+    aot = augment_masks(full_hole, (32, 32), "aotgan", *augmentation_params("aotgan", range(40), 0)).mean((1, 2, 3))
+    madf = augment_masks(no_hole, (32, 32), "madf", *augmentation_params("madf", range(40), 0)).mean((1, 2, 3))
     # AOT: θ ~ U[0°, 45°) → mean 11.7 % of the canvas rotated in as known (masks.md §5.2).
-    assert 0.05 < 1 - np.mean(aot) < 0.2 and max(aot) <= 1
+    assert 0.05 < 1 - aot.mean() < 0.2 and aot.max() <= 1
     # MADF: θ ~ U[−10°, 10°) → mean 3.9 % of the canvas rotated in as hole (masks.md §5.3).
-    assert 0.01 < np.mean(madf) < 0.08 and max(madf) < 0.12
-    assert augment_mask(full_hole, (32, 48), "none", rng).shape == (32, 48)
+    assert 0.01 < madf.mean() < 0.08 and madf.max() < 0.12
+    none = augment_masks(full_hole[:2], (32, 48), "none", *augmentation_params("none", range(2), 0))
+    assert torch.equal(none, torch.ones(2, 1, 32, 48))
+
+
+def _mask_file_datamodule(folder: Path, augment: str = "aotgan", epoch: int = 0):
+    from types import SimpleNamespace
+
+    from datamodules import InpaintDataModule
+
+    dm = InpaintDataModule(dataset="sample", image_size=32, batch_size=4, num_workers=0, train_length=4,
+                           mask_dir=str(folder), mask_seed=5, mask_file_options={"augment": augment})
+    dm.trainer = SimpleNamespace(current_epoch=epoch, training=True)
+    return dm
+
+
+@pytest.mark.parametrize("augment", ["aotgan", "madf"])
+def test_mask_file_augmentation_is_seeded_per_seed_index_and_epoch(tmp_path, augment):
+    from datamodules.collate import collate_inpainting
+
+    folder = _write(tmp_path / "m", _hole_maps(3, 64))
+    dm = _mask_file_datamodule(folder, augment)
+    train = dm._make("train")
+    batch = collate_inpainting([train[i] for i in range(4)])
+    assert batch["mask_file"].shape == (4, 1, 64, 64) and batch["mask_file"].dtype == torch.uint8
+
+    def masks(epoch: int, order=torch.arange(4)) -> torch.Tensor:
+        dm.trainer.current_epoch = epoch
+        part = {k: v[order] for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        return dm.on_after_batch_transfer({**part, "name": batch["name"]}, 0)["mask"]
+
+    first = masks(0)
+    assert first.shape == (4, 1, 32, 32) and set(first.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(masks(0), first)  # same seed, index and epoch: the same masks
+    assert torch.equal(masks(0, torch.arange(3, -1, -1)), first.flip(0))  # batch order plays no part
+    again = _mask_file_datamodule(folder, augment)  # a fresh run (a resumed one) draws the same
+    assert torch.equal(again.on_after_batch_transfer(dict(batch), 0)["mask"], first)
+    assert not torch.equal(masks(1), first)  # another epoch: other flips and angles
+
+
+def test_mask_files_of_different_sizes_batch_as_a_list(tmp_path):
+    from datamodules.collate import collate_inpainting
+
+    dm = _mask_file_datamodule(_write(tmp_path / "m", _hole_maps(1, 64)), "aotgan")
+    files = [torch.from_numpy(m)[None] for m in (_hole_maps(1, 64)[0], _hole_maps(1, 48, seed=1)[0],
+                                                 _hole_maps(1, 64, seed=2)[0])]
+    items = [{"image": torch.zeros(3, 32, 32), "index": i, "name": f"im{i}", "mask_file": f, "mask_type": "file"}
+             for i, f in enumerate(files)]
+    batch = collate_inpainting(items)
+    assert isinstance(batch["mask_file"], list)
+    out = dm.on_after_batch_transfer(batch, 0)
+    assert out["mask"].shape == (3, 1, 32, 32) and out["mask_type"] == ["file"] * 3
+    flip, angle = augmentation_params("aotgan", range(3), dm.mask_seed_for(True))
+    for i, f in enumerate(files):  # the same as each file augmented alone
+        assert torch.equal(out["mask"][i], augment_masks(f[None], (32, 32), "aotgan", flip[i:i + 1],
+                                                          angle[i:i + 1])[0])
 
 
 def test_with_mask_files_fixed_and_random(tmp_path):
@@ -135,10 +233,12 @@ def test_with_mask_files_fixed_and_random(tmp_path):
         assert item["mask"].shape == (1, 32, 32) and item["mask"].dtype == torch.float32
         assert np.array_equal(item["mask"][0].numpy(), maps[i % 3]) and item["mask_type"] == "file"
     train = WithMaskFiles(_Images(), str(folder), 32)
-    drawn = {train[0]["mask"].numpy().tobytes() for _ in range(12)}
+    drawn = {train[0]["mask_file"].numpy().tobytes() for _ in range(12)}  # the file drawn changes per draw
     assert len(drawn) > 1
     for _ in range(5):
-        assert set(torch.unique(train[1]["mask"]).tolist()) <= {0.0, 1.0}
+        item = train[1]
+        assert "mask" not in item and item["mask_file"].dtype == torch.uint8  # augmented on the device
+        assert any(np.array_equal(item["mask_file"][0].numpy(), m) for m in maps)
 
 
 def test_unreadable_mask_files_are_skipped(tmp_path):

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -98,17 +99,35 @@ def test_kid_exact_value_and_negative_self():
     assert self_kid["mean"] == pytest.approx(-1.0555555555555556, abs=1e-9)
 
 
-def test_kid_unbiased_and_subset_size_clamped():
+def test_kid_unbiased_and_subset_size_refused_above_n():
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(1500, 8, generator=g), torch.randn(1500, 8, generator=g)
     kid = kid_from_features(a, b, subsets=100, subset_size=100, seed=2020)
     assert abs(kid["mean"]) < 3 * kid["std"] / math.sqrt(100)
     shifted = kid_from_features(a, b + 1.0, subsets=20, subset_size=100)
     assert shifted["mean"] > 10 * kid["std"]
-    assert kid_from_features(a[:50], b[:40], subsets=2)["subset_size"] == 40
+    assert kid_from_features(a[:50], b[:40], subsets=2, subset_size=40)["subset_size"] == 40
+    with pytest.raises(ValueError, match="subset size 41 is larger than the number of images"):  # not shrunk
+        kid_from_features(a[:50], b[:40], subsets=2, subset_size=41)
     # seeded: same numbers twice
     assert kid_from_features(a, b, subsets=5, subset_size=50)["mean"] == \
         kid_from_features(a, b, subsets=5, subset_size=50)["mean"]
+
+
+def test_kid_subsets_are_torch_fidelitys_randomstate_draws():
+    """Subset s takes rows ``RandomState(seed).choice(n, m, replace=False)``, real then fake, as torch-fidelity."""
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(30, 5, generator=g, dtype=torch.float64), torch.randn(25, 5, generator=g, dtype=torch.float64)
+    rng = np.random.RandomState(7)
+    values = []
+    for _ in range(3):
+        x, y = a[rng.choice(30, 6, replace=False)], b[rng.choice(25, 6, replace=False)]
+        k = lambda p, q: (p @ q.T / 5 + 1) ** 3  # noqa: E731
+        within = (k(x, x).sum() - k(x, x).trace() + k(y, y).sum() - k(y, y).trace()) / 30
+        values.append(float(within - 2 * k(x, y).sum() / 36))
+    kid = kid_from_features(a, b, subsets=3, subset_size=6, seed=7)
+    assert kid["mean"] == pytest.approx(np.mean(values), rel=1e-12)
+    assert kid["std"] == pytest.approx(np.std(values), rel=1e-9)
 
 
 def test_resize_tf1_samples_without_half_pixel_shift():

@@ -128,7 +128,7 @@ def test_gaussian_blur_matches_kornia_constant_border():
     mask[..., 10:50, 30:90] = 1
     ours = gaussian_blur_mask(mask, 71, 10.0)
     ref = kornia.filters.gaussian_blur2d(mask, (71, 71), (10.0, 10.0), border_type="constant")
-    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours, ref, rtol=0, atol=5e-7)  # float32 rounding of the kernel only
 
 
 def test_gaussian_blur_even_kernel_keeps_shape_and_mass():

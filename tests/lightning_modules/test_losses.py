@@ -79,3 +79,11 @@ def test_vgg_losses_flow_to_the_input_not_the_weights_and_share_features():
         PerceptualLoss(vgg, [1.0])
     with pytest.raises(ValueError, match="unknown vgg16 layers"):
         VGGFeatures("vgg16", ("relu9_9",), weights="random")
+
+
+def test_total_variation_hole_region_is_kornias_dilation():
+    kornia = pytest.importorskip("kornia")
+    import torch.nn.functional as F
+
+    mask = (torch.rand(3, 1, 20, 28, generator=torch.Generator().manual_seed(1)) > 0.8).float()
+    assert torch.equal(F.max_pool2d(mask, 3, stride=1, padding=1), kornia.morphology.dilation(mask, torch.ones(3, 3)))

@@ -93,3 +93,16 @@ def test_free_form_quirk_switches():
     r512_abs = base(torch.arange(48), 512, 512, seed=0).mean()
     r512_rel = rel(torch.arange(48), 512, 512, seed=0).mean()
     assert r512_abs < 0.5 * r256 and abs(r512_rel - r256) < 0.05
+
+
+def test_cellular_automaton_filters_equal_kornias():
+    """The shifted-add majority filter and cross dilation are Kornia's 3x3 median (zero border) and its dilation with
+    the cross, exactly; they stay hand-written only for speed (see datamodules/masks/aim.py)."""
+    kornia = pytest.importorskip("kornia")
+    from datamodules.masks.aim import _box3_sum, _dilate_cross
+
+    grid = (torch.rand(6, 1, 37, 50, generator=torch.Generator().manual_seed(0)) > 0.5).to(torch.uint8)
+    median = kornia.filters.median_blur(grid.float(), (3, 3), border_type="constant")
+    assert torch.equal((_box3_sum(grid) >= 5).float(), median)
+    cross = torch.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])
+    assert torch.equal(_dilate_cross(grid).float(), kornia.morphology.dilation(grid.float(), cross))
