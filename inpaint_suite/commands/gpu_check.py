@@ -5,18 +5,19 @@ with its error and the next section still runs), and stops starting sections onc
 
 - ``cuda_tests``: the tests that skip without CUDA (selected by their skip reason), with pass/fail counts;
 - ``methods``: bench's training step (G + D), inference, peak memory and fraction of a plain GEMM per method and
-  mode (fp32, bf16 autocast, channels_last, torch.compile of the networks);
+  mode (fp32, bf16 autocast, channels_last);
 - ``masks``: the mask generators against their CPU oracles, and the device's masks against the CPU's for the same
   seeds and indices;
 - ``learning``: AOT-GAN trained for a few steps on the built-in ``sample`` photos; the hole L1 of the composite on
   fixed held-out photos and masks before and after;
 - ``cra``: Contextual Residual Aggregation at high resolution;
 - ``official``: our networks against the re-typed official ones (test oracles under ``tests/``) under the same
-  plain objective, fp32, and our full training step beside them.
+  plain objective, fp32, and our full training step beside them;
+- ``compile``: the ``methods`` figures with the networks under torch.compile, last because compile time is the least
+  predictable part (an overrun of the budget then costs only these rows).
 
 ``--profile gpu`` (the default on CUDA) is sized to finish within about 8 minutes on one GPU; ``--profile toy``
-(the default on the CPU) runs every section at toy sizes in about a minute, to prove the script before a GPU is
-lent. Every size is an option. Writes ``gpu_check.json`` (every figure, each section's status) and ``gpu_check.md``.
+(the default on the CPU) runs every section at toy sizes, to prove the script before a GPU is lent. Every size is an option. Writes ``gpu_check.json`` (every figure, each section's status) and ``gpu_check.md``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ import torch
 from inpaint_suite.cli import UsageError
 from inpaint_suite.commands import bench
 
-SECTIONS = ("cuda_tests", "methods", "masks", "learning", "cra", "official")
+# torch.compile rows come last: their compile time is the least predictable, so an overrun costs only them
+SECTIONS = ("cuda_tests", "methods", "masks", "learning", "cra", "official", "compile")
 REPO = Path(__file__).resolve().parents[2]
 OFFICIAL_DIR = REPO / "tests" / "inpaint_suite" / "convert"
 METHODS = ("aotgan", "madf", "deepgin", "hifill", "tiny")  # tiny: the suite's test method (fast toy runs)
@@ -51,7 +53,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "gpu": {"batch": 8, "size": 256, "methods": ["aotgan", "madf", "deepgin", "hifill"],
             "modes": ["fp32", "bf16", "channels_last", "compile"], "repeat": 3, "mask_batch": 64,
             "mask_sizes": [256, 512], "equality_masks": 16, "generators": None, "learn_method": "aotgan",
-            "learn_steps": 300, "learn_batch": 8, "learn_size": 256, "learn_eval": 8,
+            "learn_steps": 200, "learn_batch": 8, "learn_size": 256, "learn_eval": 8,
             "cra_sizes": [4096, 8192], "official_methods": list(OFFICIAL_METHODS), "test_timeout": 240},
     # the CPU: every path at toy sizes, to prove the script (CRA at 256/512: the section runs, the figures are moot)
     "toy": {"batch": 1, "size": 64, "methods": ["aotgan", "madf", "deepgin", "hifill"],
@@ -82,15 +84,25 @@ def pytest_collection_modifyitems(config, items) -> None:
     items[:] = keep
 
 
+def cuda_test_files(paths: list[str]) -> list[str]:
+    """The test files under ``paths`` whose text mentions CUDA: pytest then imports those, not the whole suite."""
+    files = []
+    for path in paths:
+        path = REPO / path
+        candidates = [path] if path.is_file() else sorted(path.rglob("test_*.py")) if path.is_dir() else []
+        files += [str(f) for f in candidates if "cuda" in f.read_text(errors="replace").lower()]
+    return files
+
+
 def run_cuda_tests(paths: list[str], timeout: float) -> dict[str, Any]:
     """pytest in a subprocess (a crash or a hung kernel cannot take the check down) on the CUDA-only tests."""
-    tests = [p for p in paths if (REPO / p).exists()]
+    tests = cuda_test_files(paths)
     if not tests:
-        return {"status": "skipped", "reason": f"no test paths found under the repository: {paths}"}
+        return {"status": "skipped", "reason": f"no test file mentioning CUDA under {paths}"}
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "junit.xml"
         command = [sys.executable, "-m", "pytest", "-q", "-p", "inpaint_suite.commands.gpu_check", "-p", "no:cacheprovider",
-                   f"--junitxml={report}", *tests]
+                   "--continue-on-collection-errors", f"--junitxml={report}", *tests]
         # this checkout's code first, also where another copy of the suite is installed
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
@@ -101,7 +113,8 @@ def run_cuda_tests(paths: list[str], timeout: float) -> dict[str, Any]:
                     counts[key] += int(suite.get(key, 0))
         failed = [line for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
     counts["passed"] = counts["tests"] - counts["failures"] - counts["errors"] - counts["skipped"]
-    result = {"paths": tests, "exit_code": done.returncode, **counts, "failed": failed[:20]}
+    result = {"files": [str(Path(t).relative_to(REPO)) if Path(t).is_relative_to(REPO) else t for t in tests],
+              "exit_code": done.returncode, **counts, "failed": failed[:20]}
     if done.returncode not in (0, 5):  # 5: no test selected
         result["status"] = "failed"
         result["tail"] = (done.stdout + done.stderr).strip().splitlines()[-5:]
@@ -354,6 +367,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--test-paths", nargs="+", default=["tests"], help="where to look for CUDA-only tests")
     parser.add_argument("--methods", nargs="+", choices=METHODS)
     parser.add_argument("--modes", nargs="+", choices=bench.MODES)
+    parser.add_argument("--compile-backend", default="inductor", choices=("inductor", "aot_eager", "eager"),
+                        help="torch.compile backend of the compile section (aot_eager: a quick check of the path)")
     parser.add_argument("--official-methods", nargs="+", choices=OFFICIAL_METHODS)
     parser.add_argument("--generators", nargs="+", help="mask generators (default: all)")
     parser.add_argument("--learn-method", choices=METHODS)
@@ -392,14 +407,24 @@ def main(argv: list[str]) -> int:
           f"writing {out}", flush=True)
     our_steps: dict[str, float] = {}
 
-    def methods() -> dict[str, Any]:
-        gemm = {"fp32": bench.gemm_flops_per_second(device, torch.float32)}
+    gemm: dict[str, float] = {}
+
+    def measure_gemm() -> None:
+        gemm["fp32"] = bench.gemm_flops_per_second(device, torch.float32)
         gemm["bf16"] = bench.gemm_flops_per_second(device, torch.bfloat16) if "bf16" in args.modes else gemm["fp32"]
+
+    def methods(modes: list[str]) -> dict[str, Any]:
+        if not gemm:
+            measure_gemm()
         rows = []
         for name in args.methods:
-            rows += bench.bench_method(name, device, args.batch, method_size(name, args.size), args.modes, gemm,
-                                       args.repeat)
-        our_steps.update({r["method"]: r["train_step_s"] for r in rows if r["mode"] == "fp32" and "train_step_s" in r})
+            if time.perf_counter() > deadline:
+                rows.append({"method": name, "skipped": "time budget (--budget) spent"})
+                continue
+            rows += bench.bench_method(name, device, args.batch, method_size(name, args.size), modes, gemm,
+                                       args.repeat, compile_options={"backend": args.compile_backend})
+        our_steps.update({r["method"]: r["train_step_s"] for r in rows if r.get("mode") == "fp32"
+                          and "train_step_s" in r})
         return {"gemm_gflops_per_s": {k: round(v / 1e9, 2) for k, v in gemm.items()}, "rows": rows}
 
     def masks() -> dict[str, Any]:
@@ -412,13 +437,15 @@ def main(argv: list[str]) -> int:
 
     sections: dict[str, Callable[[], Any]] = {
         "cuda_tests": lambda: run_cuda_tests(args.test_paths, args.test_timeout),
-        "methods": methods,
+        "methods": lambda: methods([m for m in args.modes if m != "compile"]),
         "masks": masks,
         "learning": lambda: {"rows": [learning_check(args.learn_method, device, args.learn_steps, args.learn_batch,
                                                      args.learn_size, args.learn_eval)]},
         "cra": lambda: {"rows": bench.bench_cra(device, tuple(args.cra_sizes))},
         "official": lambda: official_comparison(args.official_methods, device, args.batch, args.size, args.repeat,
                                                 our_steps),
+        "compile": (lambda: methods(["compile"])) if "compile" in args.modes
+        else (lambda: {"status": "skipped", "reason": "compile not in --modes"}),
     }
     for name in SECTIONS:
         if name in args.sections:

@@ -30,7 +30,7 @@ def toy_run(tmp_path_factory):
     tests = out / "test_cuda_only.py"
     tests.write_text(CUDA_ONLY_TESTS)
     code = main(["gpu-check", "--device", "cpu", "--out", str(out), "--test-paths", str(tests),
-                 "--methods", "tiny", "--modes", "fp32", "--batch", "1", "--size", "32", "--repeat", "1",
+                 "--methods", "tiny", "--modes", "fp32", "compile", "--compile-backend", "aot_eager", "--batch", "1", "--size", "32", "--repeat", "1",
                  "--generators", "center_box", "--mask-sizes", "32", "--mask-batch", "2", "--equality-masks", "2",
                  "--learn-method", "tiny", "--learn-steps", "2", "--learn-size", "32", "--learn-eval", "2",
                  "--cra-sizes", "64", "--official-methods", "aotgan"])
@@ -61,6 +61,8 @@ def test_toy_run_writes_json_and_markdown_with_every_section(toy_run):
     md = (out / "gpu_check.md").read_text()
     assert all(f"| {name} | ok |" in md for name in gpu_check.SECTIONS)
     assert "## masks: cpu equality" in md and "## official" in md
+    compiled = sections["compile"]["rows"][0]
+    assert compiled["mode"] == "compile" and compiled["train_step_s"] > 0
 
 
 def test_only_the_cuda_tests_are_run(toy_run):
