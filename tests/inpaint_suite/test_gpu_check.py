@@ -90,7 +90,7 @@ def test_official_section_says_when_the_references_are_absent(monkeypatch, tmp_p
     assert result == {"status": "skipped", "reason": "skipped: official references not present"}
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
 def test_cuda_without_a_device_is_one_line_and_exit_2(capsys):
     assert main(["gpu-check", "--device", "cuda"]) == 2
     err = capsys.readouterr().err.strip()
