@@ -458,8 +458,9 @@ def main(argv: list[str]) -> int:
             run_section(name, sections[name], results, deadline)
         else:
             results["sections"][name] = {"status": "skipped", "reason": "not in --sections", "seconds": 0.0}
-    (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
-    (out / "gpu_check.md").write_text(markdown(results))
+        # written after every section: a run killed at the device's time limit keeps what it measured
+        (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
+        (out / "gpu_check.md").write_text(markdown(results))
     print(markdown(results))
     print(f"wrote {out / 'gpu_check.json'} and {out / 'gpu_check.md'}")
     return 0
