@@ -95,3 +95,15 @@ def test_cuda_without_a_device_is_one_line_and_exit_2(capsys):
     assert main(["gpu-check", "--device", "cuda"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--device cuda" in err and "cpu" in err
+
+
+def test_sections_left_out_are_recorded_and_bad_sizes_refused(tmp_path, capsys):
+    assert main(["gpu-check", "--device", "cpu", "--out", str(tmp_path), "--sections", "masks", "--generators",
+                 "center_box", "--mask-sizes", "32", "--mask-batch", "2", "--equality-masks", "2"]) == 0
+    sections = json.loads((tmp_path / "gpu_check.json").read_text())["sections"]
+    assert sections["masks"]["status"] == "ok"
+    assert all(sections[s] == {"status": "skipped", "reason": "not in --sections", "seconds": 0.0}
+               for s in gpu_check.SECTIONS if s != "masks")
+    capsys.readouterr()
+    assert main(["gpu-check", "--device", "cpu", "--budget", "0"]) == 2
+    assert "--budget 0.0: must be a positive number of seconds" in capsys.readouterr().err
