@@ -453,14 +453,20 @@ def main(argv: list[str]) -> int:
         "compile": (lambda: methods(["compile"])) if "compile" in args.modes
         else (lambda: {"status": "skipped", "reason": "compile not in --modes"}),
     }
+    def write() -> None:
+        (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
+        (out / "gpu_check.md").write_text(markdown(results))
+
     for name in SECTIONS:
         if name in args.sections:
+            # left as "running" in the files if the process dies inside the section (a segfault, the device limit)
+            results["sections"][name] = {"status": "running", "seconds": 0.0,
+                                         "reason": "the process ended inside this section"}
+            write()
             run_section(name, sections[name], results, deadline)
         else:
             results["sections"][name] = {"status": "skipped", "reason": "not in --sections", "seconds": 0.0}
-        # written after every section: a run killed at the device's time limit keeps what it measured
-        (out / "gpu_check.json").write_text(json.dumps(results, indent=2, default=str))
-        (out / "gpu_check.md").write_text(markdown(results))
+        write()  # after every section: a run killed at the device's time limit keeps what it measured
     print(markdown(results))
     print(f"wrote {out / 'gpu_check.json'} and {out / 'gpu_check.md'}")
     return 0
