@@ -31,12 +31,15 @@ SWEEP_ARGS := $(if $(DATA),--data $(DATA)) $(if $(DATA_ROOT),--data-root $(DATA_
               $(if $(PROFILE),--profile $(PROFILE)) $(if $(GPUS),--devices $(GPUS)) $(if $(STORAGE),--storage $(STORAGE)) \
               $(if $(RESUME),--resume)
 PYTEST_ARGS ?=
+# gpu-check options: make gpu-check [DEVICE=cpu] (cpu: toy sizes, proves the script); output under $OUT or results/gpu
+DEVICE ?= cuda
+GPU_CHECK_ARGS ?=
 
-.PHONY: help install test test-all lint sweep sweeps demo bench dashboard notebooks clean
+.PHONY: help install test test-all lint sweep sweeps demo bench gpu-check dashboard notebooks clean
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "  Variables: ABLATION DATA DATA_ROOT PROFILE GPUS STORAGE RESUME TORCH EXTRAS PYTEST_ARGS"
+	@echo "  Variables: ABLATION DATA DATA_ROOT PROFILE GPUS STORAGE RESUME TORCH EXTRAS PYTEST_ARGS DEVICE GPU_CHECK_ARGS"
 
 install: $(STAMP) ## Create .venv: torch + torchvision first (TORCH=...), then the project under a constraints file
 
@@ -73,6 +76,9 @@ demo: $(STAMP) ## Train AOT-GAN's smoke profile on the built-in photos (CPU, abo
 
 bench: $(STAMP) ## Measure speed and memory of methods, masks, metrics and CRA (prints a table, writes results/bench.json)
 	$(BIN)/inpaint-suite bench --json results/bench.json
+
+gpu-check: $(STAMP) ## Every GPU-only test and measurement in one guarded run, ~8 min on one GPU (DEVICE=cpu: toy sizes)
+	$(BIN)/inpaint-suite gpu-check --device $(DEVICE) --out $${OUT:-results/gpu} $(GPU_CHECK_ARGS)
 
 dashboard: $(STAMP) ## Serve optuna-dashboard on 127.0.0.1:8080 over the sweep results storage
 	$(BIN)/optuna-dashboard --host 127.0.0.1 --port 8080 $${STORAGE:-sqlite:///results/optuna.db}

@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("inpaint_suite.commands.evaluate:main", "metrics of a folder of results against ground truth"),
     "sweep": ("sweeps.runner:main", "train and evaluate every row of an ablation table (Optuna)"),
     "bench": ("inpaint_suite.commands.bench:main", "speed and memory of the methods, masks, metrics and CRA"),
+    "gpu-check": ("inpaint_suite.commands.gpu_check:main",
+                  "every GPU-only test and measurement in one guarded run (JSON + Markdown)"),
     "convert": ("inpaint_suite.commands.convert:main", "convert an official checkpoint to ours"),
 }
 

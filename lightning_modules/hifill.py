@@ -25,6 +25,7 @@ from torch import Tensor
 
 from lightning_modules import losses
 from lightning_modules.base import InpaintingModule
+from lightning_modules.compile import eager
 from lightning_modules.losses import LossInputs
 from lightning_modules.schedule import LossTerm
 from networks.cra import ContextualResidualAggregation
@@ -42,7 +43,8 @@ def critic_loss(critic, real: Tensor, fake: Tensor, gp_weight: float = 10.0, gen
 
     ``real``, ``fake`` ``(B, 3, H, W)``; ``generator`` seeds the interpolation weights (tests, DDP checks).
     """
-    gp = losses.gradient_penalty(critic, real, fake, generator=generator)
+    # the penalty's double backward cannot go through a compiled critic: it runs the eager one
+    gp = losses.gradient_penalty(eager(critic), real, fake, generator=generator)
     return losses.wgan_d(critic(real), critic(fake)) + gp_weight * gp
 
 

@@ -220,7 +220,8 @@ def train_step_fn(model, batch: dict, opt_g, opt_d, mode: str, device: torch.dev
 
 
 def bench_method(name: str, device: torch.device, batch_size: int, size: int, modes: list[str],
-                 gemm: dict[str, float], repeat: int) -> list[dict[str, Any]]:
+                 gemm: dict[str, float], repeat: int, compile_options: dict | None = None) -> list[dict[str, Any]]:
+    """One row per mode; ``compile_options``: ``torch.compile`` keyword arguments of the compile mode."""
     rows = []
     for mode in modes:
         ok, why = mode_supported(mode, device)
@@ -232,10 +233,10 @@ def bench_method(name: str, device: torch.device, batch_size: int, size: int, mo
             model = build_method(name, method_overrides(name, size)).to(device).train()
             if mode == "channels_last":
                 model = model.to(memory_format=torch.channels_last)
-            if mode == "compile":
-                model.generator = torch.compile(model.generator)
-                if model.discriminator is not None:
-                    model.discriminator = torch.compile(model.discriminator)
+            if mode == "compile":  # the networks, not the step (see lightning_modules/compile.py)
+                from lightning_modules.compile import compile_networks
+
+                compile_networks(model, **(compile_options or {}))
             opts = model.configure_optimizers()
             opt_g, opt_d = (opts[0], opts[1]) if isinstance(opts, (list, tuple)) else (opts, None)
             batch = {k: (v.to(device) if torch.is_tensor(v) else v)

@@ -9,6 +9,9 @@ import torch
 
 from inpaint_suite.cli import main
 from inpaint_suite.commands.bench import PeakMemory, bench_masks, bench_method, count_flops, print_rows
+from lightning_modules import losses
+from lightning_modules.compile import CompileNetworks, compile_networks, eager
+from lightning_modules.hifill import critic_loss
 
 
 def test_bench_quick_writes_every_section(tmp_path, capsys):
@@ -73,3 +76,40 @@ def test_mask_share_of_a_step_counts_one_training_batch_of_masks():
 def test_flop_count_of_a_matmul():
     a, b = torch.randn(8, 16), torch.randn(16, 4)
     assert count_flops(lambda: a @ b) == 2 * 8 * 16 * 4
+
+
+def _critic() -> torch.nn.Module:
+    from networks.hifill import HiFillCritic
+
+    torch.manual_seed(0)
+    return HiFillCritic(kernel_size=3, image_size=64)
+
+
+def test_gradient_penalty_runs_through_an_in_place_compiled_critic():
+    # aot_autograd (the graph capture inductor uses) cannot double-backward: the penalty must use the eager critic
+    real, fake = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    plain, compiled = _critic(), _critic()
+    compiled.compile(backend="aot_eager")
+    with pytest.raises(RuntimeError, match="double backward"):
+        losses.gradient_penalty(compiled, real, fake, generator=torch.Generator().manual_seed(1)).backward()
+    expected = critic_loss(plain, real, fake, generator=torch.Generator().manual_seed(1))
+    expected.backward()
+    got = critic_loss(compiled, real, fake, generator=torch.Generator().manual_seed(1))
+    got.backward()
+    torch.testing.assert_close(got, expected)
+    for a, b in zip(compiled.parameters(), plain.parameters()):
+        torch.testing.assert_close(a.grad, b.grad)
+    assert eager(compiled) != compiled and eager(plain) is plain
+
+
+def test_compile_callback_compiles_the_networks_in_place_and_keeps_checkpoint_keys():
+    from lightning_modules.tiny import TinyInpainter
+
+    module = TinyInpainter(perceptual_weight=0.0, vgg_weights="random", log_images_every_n_steps=0)
+    keys = list(module.state_dict())
+    CompileNetworks(backend="eager").on_fit_start(None, module)
+    assert module.generator._compiled_call_impl is not None and module.discriminator._compiled_call_impl is not None
+    assert list(module.state_dict()) == keys
+    batch = module.example_batch(16, 1)
+    assert module(batch)["output"].shape == (1, 3, 16, 16)
+    assert compile_networks(torch.nn.Module()) == []
