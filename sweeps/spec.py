@@ -23,7 +23,7 @@ SWEEP_DIR = Path(__file__).parent
 KINDS = ("table", "search", "model_info", "evaluation")
 PROFILES = ("smoke", "short", "paper")
 TOP_KEYS = {"name", "method", "config", "paper", "kind", "metrics", "group_by", "rows", "profiles", "overrides",
-            "evaluation", "search", "reference", "notes", "size", "paper_units"}
+            "evaluation", "evaluation_protocol", "search", "reference", "notes", "size", "paper_units"}
 ROW_KEYS = {"label", "method", "overrides", "paper", "baseline", "bucket", "notes", "config"}
 BASELINES = ("masked_input",)
 GROUP_BY = (None, "mask_type", "bucket")
@@ -65,6 +65,7 @@ class Sweep:
     search: dict[str, Any] | None = None
     size: int = 256
     paper_units: dict[str, float] = field(default_factory=dict)
+    evaluation_protocol: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -172,12 +173,20 @@ def load_sweep(name_or_path: str | Path, directory: Path = SWEEP_DIR) -> Sweep:
     search = raw.get("search")
     if kind == "search":
         search = _parse_search(search, path)
+    protocol = raw.get("evaluation_protocol")
+    if protocol is not None:
+        from evaluation.protocols import check_protocol
+
+        try:
+            check_protocol(protocol, "evaluation_protocol")
+        except ValueError as error:
+            raise _fail(path, str(error)) from None
     return Sweep(name=name, path=path, kind=kind, method=method, config=raw.get("config"), paper=raw.get("paper") or {},
                  metrics=list(metrics), rows=rows, group_by=group_by, profiles=profiles,
                  overrides=_dotted_dict(raw.get("overrides"), path, "overrides"),
                  evaluation=_dotted_dict(raw.get("evaluation"), path, "evaluation"), search=search,
                  size=int(raw.get("size", 256)), paper_units={k: float(v) for k, v in paper_units.items()},
-                 raw=raw)
+                 evaluation_protocol=protocol, raw=raw)
 
 
 def _parse_search(search: Any, path: Path) -> dict[str, Any]:
@@ -241,6 +250,19 @@ def row_base_config(sweep: Sweep, row: Row) -> dict[str, Any]:
     if (config.get("model") or {}).get("class_path") != wanted:
         config["model"] = copy.deepcopy(load_config(row.method).get("model") or {})
     return config
+
+
+def protocol_layer(sweep: Sweep) -> dict[str, Any]:
+    """Dotted overrides that give a row the sweep's ``evaluation_protocol``: its name and every setting it fixes
+    (``evaluation.protocols``), key by key, so later layers (``overrides``, profiles, rows, ``--set``) can still
+    change one setting. Empty when the sweep names none (the packaged config's own protocol stays)."""
+    if not sweep.evaluation_protocol:
+        return {}
+    from evaluation.protocols import protocol_options
+
+    _, options = protocol_options(sweep.evaluation_protocol)
+    prefix = "model.init_args.evaluator_options."
+    return {prefix + "protocol": sweep.evaluation_protocol, **{prefix + k: v for k, v in options.items()}}
 
 
 def _init_names(cls: type) -> set[str]:
