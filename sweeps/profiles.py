@@ -7,7 +7,7 @@ A row's config is built in layers, later ones winning:
 2. the sweep's common ``overrides``,
 3. the runner's profile defaults (:data:`PROFILE_DEFAULTS`),
 4. the sweep's ``profiles.<profile>`` (what differs for this table, e.g. the paper's step count),
-5. the row's ``overrides`` (the ablation itself),
+5. the row's ``overrides`` (the ablation itself), then the row's ``profiles.<profile>``,
 6. the command line: ``--data/--data-root``, ``--devices``, ``--max-steps``, ``--set key=value``.
 
 Then the runner owns where things go: ``default_root_dir``, loggers (CSV always, W&B unless disabled) and

@@ -144,7 +144,7 @@ def row_config(sweep: Sweep, row: Row, profile: str, extra: dict[str, Any], tria
     evaluation = {k: v for k, v in sweep.evaluation.items() if profile != "smoke" or k.startswith("model.")}
     # The paper's metric settings come first, so that any later layer may still change one of them.
     layers = [protocol_layer(sweep), sweep.overrides, profile_layer(profile, model), sweep.profiles.get(profile, {}),
-              evaluation, row.overrides, extra]
+              evaluation, row.overrides, row.profiles.get(profile, {}), extra]
     config = build_trial_config(base, layers=layers, trial_dir=trial_dir, sweep_name=sweep.name, label=row.label,
                                 profile=profile, metrics=metrics, logger_mode=logger_mode, has_model=model is not None)
     _sync_image_size(config)
@@ -174,7 +174,8 @@ def settings_hash(sweep: Sweep, rows: list[Row], profile: str, extra: dict[str, 
     """Identifies what a study measures: a changed row, profile, data or budget starts a new study."""
     payload = {"profile": profile, "extra": extra, "overrides": sweep.overrides,
                "profile_overrides": sweep.profiles.get(profile, {}),
-               "rows": [(r.label, r.method, r.baseline, r.overrides) for r in rows]}
+               "rows": [(r.label, r.method, r.baseline, r.overrides) + ((r.profiles.get(profile),) if r.profiles
+                                                                          else ()) for r in rows]}
     if sweep.evaluation_protocol:  # other metric settings measure something else: a new study
         payload["protocol"] = sweep.evaluation_protocol
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:8]

@@ -24,7 +24,7 @@ KINDS = ("table", "search", "model_info", "evaluation")
 PROFILES = ("smoke", "short", "paper")
 TOP_KEYS = {"name", "method", "config", "paper", "kind", "metrics", "group_by", "rows", "profiles", "overrides",
             "evaluation", "evaluation_protocol", "search", "reference", "notes", "size", "paper_units"}
-ROW_KEYS = {"label", "method", "overrides", "paper", "baseline", "bucket", "notes", "config"}
+ROW_KEYS = {"label", "method", "overrides", "paper", "baseline", "bucket", "notes", "config", "profiles"}
 BASELINES = ("masked_input",)
 GROUP_BY = (None, "mask_type", "bucket")
 # model_info metrics -> keys of inpaint_suite.commands.model_info.model_info()
@@ -44,6 +44,7 @@ class Row:
     bucket: str | None = None
     config: str | None = None
     index: int = 0
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # applied after overrides, per profile
 
 
 @dataclass
@@ -163,9 +164,14 @@ def load_sweep(name_or_path: str | Path, directory: Path = SWEEP_DIR) -> Sweep:
         paper = item.get("paper")
         if paper is not None and not isinstance(paper, dict):
             raise _fail(path, f"row {label!r}: paper must be a mapping of metric to number (or null)")
+        row_profiles = item.get("profiles") or {}
+        if not isinstance(row_profiles, dict) or set(row_profiles) - set(PROFILES):
+            raise _fail(path, f"row {label!r}: profiles must map some of {', '.join(PROFILES)} to dotted overrides")
         rows.append(Row(label=label, method=row_method, overrides=_dotted_dict(item.get("overrides"), path,
                         f"row {label!r} overrides"), paper=paper, baseline=baseline, bucket=item.get("bucket"),
-                        config=item.get("config"), index=i))
+                        config=item.get("config"), index=i,
+                        profiles={k: _dotted_dict(v, path, f"row {label!r} profiles.{k}")
+                                  for k, v in row_profiles.items()}))
     paper_units = raw.get("paper_units") or {}
     if not isinstance(paper_units, dict) or not all(isinstance(v, (int, float)) for v in paper_units.values()):
         raise _fail(path, "paper_units maps a metric to the factor that turns the paper's numbers into the suite's "
@@ -327,7 +333,7 @@ def validate_sweep(sweep: Sweep) -> None:
         config = row_base_config(sweep, row)
         model = config.get("model")
         keys = list(row.overrides) + list(sweep.overrides) + list(sweep.evaluation)
-        for profile in sweep.profiles.values():
+        for profile in [*sweep.profiles.values(), *row.profiles.values()]:
             keys += list(profile)
         check_keys(keys, model, where)
     if sweep.kind == "search":
