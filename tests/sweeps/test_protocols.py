@@ -133,3 +133,15 @@ def test_deepgin_tables_say_which_network_evaluation_ran():
     note = evaluation_notes(sweep, [row], "smoke", {})["network_eval_protocol"]
     assert note.startswith("direct (smoke profile") and "polyphase1024" in note
     assert evaluation_notes(sweep, [row], "paper", {})["network_eval_protocol"] == "polyphase1024"
+
+
+def test_deepgin_table2_rows_use_their_tables_network_protocol_only_in_the_paper_profile():
+    sweep = load_sweep("deepgin_table2")
+    for row in sweep.rows:
+        wanted = "native" if "(OS)" in row.label else "resize256"
+        assert _config(sweep, row, "paper")["model"]["init_args"]["eval_protocol"] == wanted, row.label
+        smoke = _config(sweep, row, "smoke")
+        assert smoke["model"]["init_args"]["eval_protocol"] == "direct" and smoke["data"]["dataset"] == "sample"
+        assert smoke["data"]["eval_masks"] == ("aim_box" if "rectangles" in row.label else "aim_mixed")
+    note = evaluation_notes(sweep, sweep.rows, "smoke", {})["network_eval_protocol"]
+    assert note.startswith("direct (smoke profile") and "native, resize256" in note
