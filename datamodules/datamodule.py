@@ -52,7 +52,9 @@ class InpaintDataModule(L.LightningDataModule):
             aim_cellular_automata, aim_free_form]`` turns 4 images into 12 samples ordered box, CA, free-form).
         mask_file_options: extra keyword arguments of ``WithMaskFiles`` for ``mask_dir`` / ``eval_mask_dir``
             (``augment``: ``aotgan`` | ``madf`` | ``none``; ``polarity``: ``auto`` | ``white_hole`` | ``black_hole``;
-            ``pattern``: a file-name glob).
+            ``pattern``: a file-name glob; ``pairing``: ``auto`` | ``stratified`` | ``cyclic``, how val/test items
+            get their file from ``eval_mask_dir``: stratified by hole-ratio bucket and seeded by ``mask_seed``, or
+            item ``i`` -> file ``i mod N``; see ``datamodules.datasets.mask_files``).
     """
 
     def __init__(
@@ -203,6 +205,9 @@ class InpaintDataModule(L.LightningDataModule):
             settings["mask_set_hash"] = stated or content_hash(self.eval_mask_dir)
             if self.mask_file_options.get("bucket"):
                 settings["mask_bucket"] = self.mask_file_options["bucket"]
+            pairing = getattr(self._datasets.get("test"), "pairing", None)
+            if pairing:
+                settings["mask_pairing"] = f"{pairing}, seed {self.mask_seed}" if pairing == "stratified" else pairing
         else:
             settings["mask_set"] = f"synthesised on the fly: {self.eval_mask_spec!r}, seed {self.mask_seed_for(False)}"
         return settings

@@ -124,7 +124,9 @@ class InpaintingModule(L.LightningModule):
         test_metrics: metrics of the evaluation harness used by ``test``.
         eval_image: evaluate the ``composite`` (default) or the raw ``output``.
         evaluator_options: extra keyword arguments of ``evaluation.InpaintingEvaluator`` (e.g. ``weights_dir``,
-            ``lpips_net``, ``ssim_preset``, ``fid_backend``).
+            ``lpips_net``, ``ssim_preset``, ``fid_backend``). ``protocol: NAME`` names a set of settings of
+            ``evaluation.protocols.PROTOCOLS`` (``aotgan``, ``aim2020``, ``madf``, ``deepgin``, ``hifill``, ``suite``...;
+            the paper's SSIM window, FID resize, LPIPS net); the other keys given here override it.
         init_from: a converted/trained checkpoint whose generator (and discriminator) weights initialise this model
             (``fit``: optimiser state starts fresh; ``test``/``validate``/``predict``: the weights evaluated). A
             ``--ckpt_path`` takes precedence.
@@ -189,6 +191,10 @@ class InpaintingModule(L.LightningModule):
             raise ValueError(f"max_consecutive_skips must be an integer >= 1, got {max_consecutive_skips!r}")
         if eval_image not in ("composite", "output"):
             raise ValueError(f"eval_image must be 'composite' or 'output', got {eval_image!r}")
+        if evaluator_options and "protocol" in evaluator_options:
+            from evaluation.protocols import check_protocol
+
+            check_protocol(evaluator_options["protocol"], "model.init_args.evaluator_options.protocol")
         if generator_batch not in ("shared", "fresh"):
             raise ValueError(f"generator_batch must be 'shared' or 'fresh', got {generator_batch!r}")
         if d_steps_per_g < 1:
@@ -616,12 +622,18 @@ class InpaintingModule(L.LightningModule):
     def _build_evaluator(self) -> nn.Module:
         from evaluation import InpaintingEvaluator
 
-        options = dict(self.evaluator_options)
+        options = evaluator_kwargs(self.evaluator_options)
         # the data side states what was evaluated (dataset, split, mask set and its hash) without us importing it
         describe = getattr(getattr(self.trainer, "datamodule", None), "evaluation_settings", None)
-        if callable(describe):
-            options["settings"] = {**describe(), **options.get("settings", {})}
+        settings = {**(describe() if callable(describe) else {}), **self.evaluation_settings(),
+                    **options.get("settings", {})}
+        if settings:
+            options["settings"] = settings
         return InpaintingEvaluator(metrics=self.test_metric_names, image=self.eval_image, **options)
+
+    def evaluation_settings(self) -> dict[str, Any]:
+        """Facts about how this model was run for the test, copied into the report (a method adds its own)."""
+        return {}
 
     def on_test_start(self) -> None:
         self._evaluator[:] = [self._build_evaluator().to(self.device)]
@@ -677,6 +689,21 @@ class InpaintingModule(L.LightningModule):
             out = Path(log_dir) / "images"
             out.mkdir(parents=True, exist_ok=True)
             Image.fromarray(array).save(out / f"{key.replace('/', '_')}_{step:08d}.png")
+
+
+def evaluator_kwargs(evaluator_options: dict[str, Any] | None) -> dict[str, Any]:
+    """``InpaintingEvaluator`` keyword arguments from a module's ``evaluator_options``: a named ``protocol`` is
+    expanded from the registry (``evaluation.protocols``), the other keys win, and the report records the name."""
+    options = dict(evaluator_options or {})
+    name = options.pop("protocol", None)
+    if name is None:
+        return options
+    from evaluation.protocols import protocol_options
+
+    _, settings = protocol_options(name)
+    merged = {**settings, **options}
+    merged["settings"] = {"protocol": name, **(options.get("settings") or {})}
+    return merged
 
 
 def rng_states() -> dict[str, Any]:

@@ -307,6 +307,12 @@ class DeepGIN(InpaintingModule):
             output = bicubic_post_blur(output)
         return output * 2 - 1
 
+    def evaluation_settings(self) -> dict[str, Any]:
+        # how the network saw the test images (Table 1 vs Table 2 "OS"/"(256)" vs a fast direct pass) is a fact of
+        # the report: numbers from different eval_protocols are not comparable
+        return {"eval_protocol": self.eval_protocol, "self_ensemble": self.use_self_ensemble,
+                "post_blur": self.use_post_blur}
+
     def _eval_outputs(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         """Validation/test/predict: ``output`` and ``composite`` by the ``eval_protocol``."""
         if self.eval_protocol == "direct":

@@ -3,10 +3,11 @@
 A row's config is built in layers, later ones winning:
 
 1. the packaged config (``config:`` of the sweep, else the method's; see :func:`sweeps.spec.row_base_config`),
+   then the sweep's ``evaluation_protocol`` (``model.init_args.evaluator_options``: its name and every setting),
 2. the sweep's common ``overrides``,
 3. the runner's profile defaults (:data:`PROFILE_DEFAULTS`),
 4. the sweep's ``profiles.<profile>`` (what differs for this table, e.g. the paper's step count),
-5. the row's ``overrides`` (the ablation itself),
+5. the row's ``overrides`` (the ablation itself), then the row's ``profiles.<profile>``,
 6. the command line: ``--data/--data-root``, ``--devices``, ``--max-steps``, ``--set key=value``.
 
 Then the runner owns where things go: ``default_root_dir``, loggers (CSV always, W&B unless disabled) and
@@ -48,9 +49,13 @@ PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
         "trainer.log_every_n_steps": 1,
         "trainer.enable_progress_bar": False,
         "model.init_args.vgg_weights": "random",
+        # DeepGIN: one pass at the batch's size (the tables' polyphase/native tiling upsamples 64 px to 256-1024)
+        "model.init_args.eval_protocol": "direct",
     },
     # A few thousand steps on the real data, validation every 500 steps.
     "short": {
+        # DeepGIN: one pass at 256 (Table 2 "(256)"), not Table 1's 16 polyphase passes per image
+        "model.init_args.eval_protocol": "resize256",
         "trainer.max_steps": 5000,
         "trainer.val_check_interval": 500,
         "trainer.check_val_every_n_epoch": None,

@@ -133,15 +133,18 @@ def effective_metrics(sweep: Sweep, profile: str, extra: dict[str, Any] | None =
 def row_config(sweep: Sweep, row: Row, profile: str, extra: dict[str, Any], trial_dir: Path, metrics: list[str],
                logger_mode: str) -> dict[str, Any]:
     from sweeps.profiles import build_trial_config
-    from sweeps.spec import check_keys
+    from sweeps.spec import check_keys, protocol_layer
 
     base = row_base_config(sweep, row)
     model = base.get("model")
     check_keys(list(extra), model, f"--set/--data options for row {row.label!r}")
+    if model and sweep.evaluation_protocol and (model.get("init_args") or {}).get("evaluator_options") is None:
+        model.setdefault("init_args", {})["evaluator_options"] = {}
     # `evaluation` (the test protocol: fixed mask files, eval image) points at real files: smoke keeps its model keys.
     evaluation = {k: v for k, v in sweep.evaluation.items() if profile != "smoke" or k.startswith("model.")}
-    layers = [sweep.overrides, profile_layer(profile, model), sweep.profiles.get(profile, {}), evaluation,
-              row.overrides, extra]
+    # The paper's metric settings come first, so that any later layer may still change one of them.
+    layers = [protocol_layer(sweep), sweep.overrides, profile_layer(profile, model), sweep.profiles.get(profile, {}),
+              evaluation, row.overrides, row.profiles.get(profile, {}), extra]
     config = build_trial_config(base, layers=layers, trial_dir=trial_dir, sweep_name=sweep.name, label=row.label,
                                 profile=profile, metrics=metrics, logger_mode=logger_mode, has_model=model is not None)
     _sync_image_size(config)
@@ -171,7 +174,10 @@ def settings_hash(sweep: Sweep, rows: list[Row], profile: str, extra: dict[str, 
     """Identifies what a study measures: a changed row, profile, data or budget starts a new study."""
     payload = {"profile": profile, "extra": extra, "overrides": sweep.overrides,
                "profile_overrides": sweep.profiles.get(profile, {}),
-               "rows": [(r.label, r.method, r.baseline, r.overrides) for r in rows]}
+               "rows": [(r.label, r.method, r.baseline, r.overrides) + ((r.profiles.get(profile),) if r.profiles
+                                                                          else ()) for r in rows]}
+    if sweep.evaluation_protocol:  # other metric settings measure something else: a new study
+        payload["protocol"] = sweep.evaluation_protocol
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
@@ -234,8 +240,9 @@ class Preemption:
 
 def run_trial_process(config_path: Path, out: Path, row: Row, metrics: list[str], timeout: float | None,
                       prune: dict[str, Any] | None = None, ckpt_path: Path | None = None,
-                      preemption: Preemption | None = None) -> dict[str, Any]:
-    """Run ``python -m sweeps.trial`` and return ``result.json`` (or a reason built from the exit status)."""
+                      preemption: Preemption | None = None, protocol: str | None = None) -> dict[str, Any]:
+    """Run ``python -m sweeps.trial`` and return ``result.json`` (or a reason built from the exit status).
+    ``protocol``: the evaluation protocol of a baseline row (a trained row reads it from its config)."""
     from sweeps.trial import HANDED_BACK
 
     # SWEEPS_TRIAL_MODULE: another module with sweeps.trial's command line (tests use a fast stand-in).
@@ -243,6 +250,8 @@ def run_trial_process(config_path: Path, out: Path, row: Row, metrics: list[str]
            "--out", str(out)]
     if row.baseline:
         cmd += ["--baseline", row.baseline, "--metrics", ",".join(metrics)]
+        if protocol:
+            cmd += ["--protocol", protocol]
     if prune:
         cmd += ["--prune", json.dumps(prune)]
     if ckpt_path:
@@ -420,7 +429,8 @@ class SweepRun:
                 print(f"[sweep {self.sweep.name}] row {row.label}: resuming from {ckpt} at step {step}", flush=True)
             with st.Heartbeat(self.storage, trial._trial_id, self.args.heartbeat):
                 result = run_trial_process(config_path, out, row, self.metrics, self.args.trial_timeout,
-                                           ckpt_path=ckpt, preemption=self.preemption)
+                                           ckpt_path=ckpt, preemption=self.preemption,
+                                           protocol=self.sweep.evaluation_protocol)
         except Exception as error:  # noqa: BLE001 - recorded, the sweep goes on
             from sweeps.trial import classify_failure
 
@@ -491,9 +501,48 @@ class SweepRun:
                 "mask_set": mask_set or "synthesised (seeded generator)", "mask_manifest_hash": mask_hash,
                 "not_measured": ", ".join(self.skipped) or None,
                 "paper_units": ", ".join(f"{k} x{v:g}" for k, v in self.sweep.paper_units.items()) or None,
+                **evaluation_notes(self.sweep, self.rows, self.profile, self.extra),
                 "bucket_rows": "scored on all test images (smoke masks are not bucketed)"
                 if self.profile == "smoke" and any(r.bucket for r in self.rows) else None, "commit": git_commit(), "study": self.study_name,
                 "storage": redact(self.storage_url), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def evaluation_notes(sweep: Sweep, rows: list[Row], profile: str, extra: dict[str, Any]) -> dict[str, str]:
+    """How the rows are scored, from their generated configs: ``evaluation_protocol`` (the metric settings) and,
+    for models with an ``eval_protocol`` (DeepGIN: how the network sees a test image), its value beside the paper
+    profile's when they differ (smoke/short evaluate in one pass for speed)."""
+    from evaluation.protocols import describe_protocol
+
+    def facts(name: str) -> tuple[set[str], set[str]]:
+        protocols, network = set(), set()
+        for row in rows:
+            if row.baseline:
+                protocols.add(sweep.evaluation_protocol or "suite")
+                continue
+            config = row_config(sweep, row, name, extra, Path("."), [], "disabled")
+            args = (config.get("model") or {}).get("init_args") or {}
+            protocols.add((args.get("evaluator_options") or {}).get("protocol") or "suite (evaluator defaults)")
+            if "eval_protocol" in args:
+                network.add(str(args["eval_protocol"]))
+        return protocols, network
+
+    protocols, network = facts(profile)
+    notes = {"evaluation_protocol": "; ".join(describe_protocol(p) if p in _protocol_names() else p
+                                              for p in sorted(protocols))}
+    if network:
+        paper = facts("paper")[1] if profile != "paper" else network
+        note = ", ".join(sorted(network))
+        if paper != network:
+            note += (f" ({profile} profile: one pass for speed, not the table's protocol; "
+                     f"the paper profile uses {', '.join(sorted(paper))})")
+        notes["network_eval_protocol"] = note
+    return notes
+
+
+def _protocol_names() -> set[str]:
+    from evaluation.protocols import PROTOCOLS
+
+    return set(PROTOCOLS)
 
 
 def _lower_is_better() -> set[str]:

@@ -23,8 +23,8 @@ SWEEP_DIR = Path(__file__).parent
 KINDS = ("table", "search", "model_info", "evaluation")
 PROFILES = ("smoke", "short", "paper")
 TOP_KEYS = {"name", "method", "config", "paper", "kind", "metrics", "group_by", "rows", "profiles", "overrides",
-            "evaluation", "search", "reference", "notes", "size", "paper_units"}
-ROW_KEYS = {"label", "method", "overrides", "paper", "baseline", "bucket", "notes", "config"}
+            "evaluation", "evaluation_protocol", "search", "reference", "notes", "size", "paper_units"}
+ROW_KEYS = {"label", "method", "overrides", "paper", "baseline", "bucket", "notes", "config", "profiles"}
 BASELINES = ("masked_input",)
 GROUP_BY = (None, "mask_type", "bucket")
 # model_info metrics -> keys of inpaint_suite.commands.model_info.model_info()
@@ -44,6 +44,7 @@ class Row:
     bucket: str | None = None
     config: str | None = None
     index: int = 0
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # applied after overrides, per profile
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Sweep:
     search: dict[str, Any] | None = None
     size: int = 256
     paper_units: dict[str, float] = field(default_factory=dict)
+    evaluation_protocol: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -162,9 +164,14 @@ def load_sweep(name_or_path: str | Path, directory: Path = SWEEP_DIR) -> Sweep:
         paper = item.get("paper")
         if paper is not None and not isinstance(paper, dict):
             raise _fail(path, f"row {label!r}: paper must be a mapping of metric to number (or null)")
+        row_profiles = item.get("profiles") or {}
+        if not isinstance(row_profiles, dict) or set(row_profiles) - set(PROFILES):
+            raise _fail(path, f"row {label!r}: profiles must map some of {', '.join(PROFILES)} to dotted overrides")
         rows.append(Row(label=label, method=row_method, overrides=_dotted_dict(item.get("overrides"), path,
                         f"row {label!r} overrides"), paper=paper, baseline=baseline, bucket=item.get("bucket"),
-                        config=item.get("config"), index=i))
+                        config=item.get("config"), index=i,
+                        profiles={k: _dotted_dict(v, path, f"row {label!r} profiles.{k}")
+                                  for k, v in row_profiles.items()}))
     paper_units = raw.get("paper_units") or {}
     if not isinstance(paper_units, dict) or not all(isinstance(v, (int, float)) for v in paper_units.values()):
         raise _fail(path, "paper_units maps a metric to the factor that turns the paper's numbers into the suite's "
@@ -172,12 +179,20 @@ def load_sweep(name_or_path: str | Path, directory: Path = SWEEP_DIR) -> Sweep:
     search = raw.get("search")
     if kind == "search":
         search = _parse_search(search, path)
+    protocol = raw.get("evaluation_protocol")
+    if protocol is not None:
+        from evaluation.protocols import check_protocol
+
+        try:
+            check_protocol(protocol, "evaluation_protocol")
+        except ValueError as error:
+            raise _fail(path, str(error)) from None
     return Sweep(name=name, path=path, kind=kind, method=method, config=raw.get("config"), paper=raw.get("paper") or {},
                  metrics=list(metrics), rows=rows, group_by=group_by, profiles=profiles,
                  overrides=_dotted_dict(raw.get("overrides"), path, "overrides"),
                  evaluation=_dotted_dict(raw.get("evaluation"), path, "evaluation"), search=search,
                  size=int(raw.get("size", 256)), paper_units={k: float(v) for k, v in paper_units.items()},
-                 raw=raw)
+                 evaluation_protocol=protocol, raw=raw)
 
 
 def _parse_search(search: Any, path: Path) -> dict[str, Any]:
@@ -243,6 +258,19 @@ def row_base_config(sweep: Sweep, row: Row) -> dict[str, Any]:
     return config
 
 
+def protocol_layer(sweep: Sweep) -> dict[str, Any]:
+    """Dotted overrides that give a row the sweep's ``evaluation_protocol``: its name and every setting it fixes
+    (``evaluation.protocols``), key by key, so later layers (``overrides``, profiles, rows, ``--set``) can still
+    change one setting. Empty when the sweep names none (the packaged config's own protocol stays)."""
+    if not sweep.evaluation_protocol:
+        return {}
+    from evaluation.protocols import protocol_options
+
+    _, options = protocol_options(sweep.evaluation_protocol)
+    prefix = "model.init_args.evaluator_options."
+    return {prefix + "protocol": sweep.evaluation_protocol, **{prefix + k: v for k, v in options.items()}}
+
+
 def _init_names(cls: type) -> set[str]:
     from inpaint_suite.config import init_arg_names
 
@@ -305,7 +333,7 @@ def validate_sweep(sweep: Sweep) -> None:
         config = row_base_config(sweep, row)
         model = config.get("model")
         keys = list(row.overrides) + list(sweep.overrides) + list(sweep.evaluation)
-        for profile in sweep.profiles.values():
+        for profile in [*sweep.profiles.values(), *row.profiles.values()]:
             keys += list(profile)
         check_keys(keys, model, where)
     if sweep.kind == "search":

@@ -41,7 +41,8 @@ def summarize_report(report: dict[str, Any]) -> dict[str, Any]:
         "overall": group(report.get("overall")),
         "buckets": {k: group(v) for k, v in (report.get("buckets") or {}).items()},
         "mask_types": {k: group(v) for k, v in (report.get("mask_types") or {}).items()},
-        "settings": {k: settings.get(k) for k in ("num_images", "image_size", "mask_set", "mask_set_hash", "image")},
+        "settings": {k: settings.get(k) for k in ("num_images", "image_size", "mask_set", "mask_set_hash", "image",
+                                                  "protocol", "eval_protocol", "mask_pairing")},
     }
 
 
@@ -125,7 +126,10 @@ def _delta(cell: dict[str, Any]) -> str:
 def settings_lines(settings: dict[str, Any]) -> list[str]:
     profile = settings.get("profile")
     lines = [PROFILE_NOTES.get(profile, f"profile: {profile}")]
-    lines.append("  ".join(f"{k}: {v}" for k, v in settings.items() if k not in ("paper",) and v is not None))
+    # how the numbers are scored gets lines of its own: a different protocol makes them incomparable
+    own = ("evaluation_protocol", "network_eval_protocol")
+    lines += [f"{k.replace('_', ' ')}: {settings[k]}" for k in own if settings.get(k)]
+    lines.append("  ".join(f"{k}: {v}" for k, v in settings.items() if k not in ("paper", *own) and v is not None))
     return lines
 
 

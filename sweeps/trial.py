@@ -252,8 +252,10 @@ def _pruning_callback(prune: dict[str, Any]):
     return PyTorchLightningPruningCallback(trial, monitor=prune.get("monitor", "val/psnr"))
 
 
-def run_masked_input_baseline(config: dict[str, Any], metrics: list[str]) -> dict[str, Any]:
-    """Score the input with its hole filled white (+1 in [-1, 1]) on the test split: the AIM challenge baseline."""
+def run_masked_input_baseline(config: dict[str, Any], metrics: list[str], protocol: str | None = None
+                              ) -> dict[str, Any]:
+    """Score the input with its hole filled white (+1 in [-1, 1]) on the test split: the AIM challenge baseline,
+    with the metric settings of the evaluation ``protocol`` (the sweep's) when given."""
     import torch
 
     from datamodules import InpaintDataModule
@@ -261,7 +263,12 @@ def run_masked_input_baseline(config: dict[str, Any], metrics: list[str]) -> dic
 
     data = InpaintDataModule(**(config.get("data") or {}))
     data.setup("test")
-    evaluator = InpaintingEvaluator(metrics=metrics or ["psnr", "ssim", "l1"], image="composite")
+    metrics = metrics or ["psnr", "ssim", "l1"]
+    settings = data.evaluation_settings()
+    if protocol:
+        evaluator = InpaintingEvaluator.from_protocol(protocol, metrics=metrics, image="composite", settings=settings)
+    else:
+        evaluator = InpaintingEvaluator(metrics=metrics, image="composite", settings=settings)
     with torch.no_grad():
         for batch in data.test_dataloader():
             batch = data.add_masks(batch, training=False)
@@ -277,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--baseline", choices=["masked_input"])
     parser.add_argument("--metrics", default="psnr,ssim,l1", help="baseline only: comma-separated test metrics")
+    parser.add_argument("--protocol", help="baseline only: the evaluation protocol (evaluation.protocols)")
     parser.add_argument("--prune", help="JSON: {storage, study, trial_id, monitor} for the pruning callback")
     parser.add_argument("--ckpt-path", type=Path, help="continue the fit from this checkpoint")
     parser.add_argument("--bucket", help="the hole-ratio bucket the table scores this row on")
@@ -288,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.baseline:
             config = yaml.safe_load(args.config.read_text()) or {}
-            report = run_masked_input_baseline(config, [m for m in args.metrics.split(",") if m])
+            report = run_masked_input_baseline(config, [m for m in args.metrics.split(",") if m], args.protocol)
         else:
             report, rank_zero = run_fit_test(args.config, json.loads(args.prune) if args.prune else None, args.out,
                                              args.ckpt_path, args.bucket)

@@ -40,8 +40,20 @@ OpenCV / PIL (16.16 fixed point) to the other, so those rows or columns come fro
 ``(mask seed, epoch, i)`` like the generated masks, so a run repeats and resumes bit for bit; the file drawn for item
 ``i`` comes from the item's CPU stream (:func:`datamodules.datasets.common.item_rng`), like its crop.
 
-**Evaluation** (``fixed=True``): item ``i`` gets mask ``i mod N`` (files sorted by name, or in the order a manifest
-lists them), resized only, so every model of a sweep sees the same pairs. ``mask_type`` comes from
+**Evaluation** (``fixed=True``): masks are resized only, and item ``i`` gets file ``order[i mod N]``, a pure function
+of (``seed``, ``i``, the file list), so every model of a sweep sees the same pairs. ``pairing=``:
+
+- ``stratified``: the files are grouped by hole-ratio bucket (:mod:`datamodules.masks.buckets`; ratios from
+  ``manifest.json`` when it lists them, else read once from the files), each group is shuffled with ``seed``, and
+  the groups are interleaved round robin (``0-10%``, ``10-20%``, ...). Any ``val_length`` therefore sees every bucket
+  in equal shares (the NVIDIA test set is stored sorted by bucket: ``i mod N`` gave a 500-image validation only
+  1-10 % holes), and a test set as large as the folder pairs one-to-one (a seeded permutation, MADF's protocol).
+- ``cyclic``: ``order`` = the file order (names sorted, or as a manifest lists them): a stored pair list (an exported
+  set whose mask ``k`` belongs to image ``k``; AOT-GAN's per-bucket folders, image ``i`` -> mask ``i mod 2,000``).
+- ``auto`` (default): ``cyclic`` when the manifest pairs files with items (a ``masks`` list, or ``files`` entries
+  with an ``index``, as ``inpaint-suite masks export`` writes), else ``stratified``.
+
+``mask_type`` comes from
 ``manifest.json`` when it names one per file (``{"masks": [{"file": ..., "mask_type": ...}, ...]}`` or
 ``{"files": {name: type}}`` or a set-wide ``"mask_type"``), else ``"file"``.
 """
@@ -66,6 +78,7 @@ log = logging.getLogger(__name__)
 
 POLARITIES = ("auto", "white_hole", "black_hole")
 AUGMENTATIONS = ("aotgan", "madf", "none")
+PAIRINGS = ("auto", "stratified", "cyclic")  # evaluation: which file each item gets (module docstring)
 POLARITY_PROBE_FILES = 64
 POLARITY_AMBIGUITY = 0.05  # |mean white fraction − 0.5| within this: keep white = hole, warn
 
@@ -128,11 +141,36 @@ def resize_nearest(mask: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return cv2.resize(mask, (int(hw[1]), int(hw[0])), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
-MASK_FILE_OPTIONS = ("augment", "polarity", "pattern", "bucket")  # data.mask_file_options keys
+MASK_FILE_OPTIONS = ("augment", "polarity", "pattern", "bucket", "pairing")  # data.mask_file_options keys
+
+
+def _manifest_pairs(manifest: dict) -> bool:
+    """Whether a manifest fixes which item each file belongs to (an exported evaluation set)."""
+    files = manifest.get("files")
+    return isinstance(manifest.get("masks"), list) or (
+        isinstance(files, list) and any(isinstance(e, dict) and "index" in e for e in files))
+
+
+def stratified_order(labels: list[str], seed: int) -> list[int]:
+    """File indices grouped by ``labels`` (hole-ratio buckets), each group shuffled by ``seed``, interleaved round
+    robin in bucket order: a permutation of ``range(len(labels))`` whose every prefix spreads over the buckets."""
+    from datamodules.masks.buckets import BUCKETS
+
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    rank = {b: k for k, b in enumerate(BUCKETS)}
+    names = sorted(groups, key=lambda b: (rank.get(b, len(rank)), b))
+    rng = np.random.default_rng([int(seed), 0x6D61736B])  # own stream: not the per-item augmentation draws
+    shuffled = [[groups[b][j] for j in rng.permutation(len(groups[b]))] for b in names]
+    order = []
+    for k in range(max((len(g) for g in shuffled), default=0)):
+        order += [g[k] for g in shuffled if k < len(g)]
+    return order
 
 
 def check_mask_folder(mask_dir, augment: str = "aotgan", polarity: str = "auto", pattern: str | None = None,
-                      bucket: str | None = None) -> None:
+                      bucket: str | None = None, pairing: str = "auto") -> None:
     """A cheap look at a mask folder and its options before any model is built: the choices, that the folder
     exists, and that it holds an image file (the search stops at the first one: no listing of a 55k-mask set).
     Raises the ValueError / :class:`DatasetSetupError` that :class:`WithMaskFiles` would."""
@@ -145,6 +183,8 @@ def check_mask_folder(mask_dir, augment: str = "aotgan", polarity: str = "auto",
         raise ValueError(f"mask augmentation must be one of {AUGMENTATIONS}, got {augment!r}")
     if polarity not in POLARITIES:
         raise ValueError(f"mask polarity must be one of {POLARITIES}, got {polarity!r}")
+    if pairing not in PAIRINGS:
+        raise ValueError(f"mask pairing must be one of {PAIRINGS}, got {pairing!r}")
     if bucket is not None and bucket not in BUCKETS:
         raise ValueError(f"unknown mask bucket {bucket!r}; choose from {', '.join(BUCKETS)}")
     folder = Path(mask_dir).expanduser()
@@ -165,6 +205,9 @@ def check_mask_folder(mask_dir, augment: str = "aotgan", polarity: str = "auto",
         pending += sorted(subfolders)
     raise DatasetSetupError(f"mask folder {folder} holds no image files (*.png, *.jpg, ...)"
                             + (f" matching {pattern!r}" if pattern else ""))
+
+
+_BUCKET_CACHE: dict[tuple, list[str]] = {}
 
 
 class MaskFolder:
@@ -223,6 +266,25 @@ class MaskFolder:
         if not keep:
             raise DatasetSetupError(f"mask folder {self.folder} has no mask in bucket {bucket}")
         self.files = keep
+
+    def buckets(self) -> list[str]:
+        """The hole-ratio bucket of every file (from the manifest when it lists ratios, else read once, natively)."""
+        from datamodules.masks.buckets import hole_ratio_bucket
+
+        key = (str(self.folder), self.polarity, tuple(f.name for f in self.files))
+        if key not in _BUCKET_CACHE:  # val and test of one run read the same folder: read it once
+            listed = {Path(e["name"]).name: float(e["hole_ratio"]) for e in self.manifest.get("files", [])
+                      if isinstance(e, dict) and "name" in e and "hole_ratio" in e} \
+                if isinstance(self.manifest.get("files"), list) else {}
+            labels = []
+            for i, f in enumerate(self.files):
+                try:
+                    labels.append(hole_ratio_bucket(listed[f.name] if f.name in listed else float(self.read(i).mean())))
+                except ImageReadError:
+                    labels.append("unreadable")  # a group of its own; reading it later falls back to the next file
+            _BUCKET_CACHE.clear()
+            _BUCKET_CACHE[key] = labels
+        return list(_BUCKET_CACHE[key])
 
     def __len__(self) -> int:
         return len(self.files)
@@ -342,22 +404,33 @@ class WithMaskFiles(Dataset):
         polarity: ``auto`` (default), ``white_hole`` or ``black_hole``.
         pattern: only mask files whose name matches this glob.
         bucket: only masks of this hole-ratio bucket (evaluation per bucket, e.g. ``"40-50%"``).
+        pairing: evaluation pairing, ``auto`` (default), ``stratified`` or ``cyclic`` (module docstring);
+            ``pairing`` says which one is used (``None`` in training, where files are drawn at random).
     """
 
     def __init__(self, dataset: Dataset, mask_dir: str, image_size: int, seed: int = 0, fixed: bool = False,
                  augment: str = "aotgan", polarity: str = "auto", pattern: str | None = None,
-                 bucket: str | None = None) -> None:
+                 bucket: str | None = None, pairing: str = "auto") -> None:
         if augment not in AUGMENTATIONS:
             raise ValueError(f"mask augmentation must be one of {AUGMENTATIONS}, got {augment!r}")
+        if pairing not in PAIRINGS:
+            raise ValueError(f"mask pairing must be one of {PAIRINGS}, got {pairing!r}")
         self.dataset, self.image_size, self.seed, self.fixed = dataset, image_size, seed, fixed
         self.augment = "none" if fixed else augment
         self.masks = MaskFolder(mask_dir, polarity, pattern, bucket)
+        self.pairing: str | None = None
+        if fixed:
+            if pairing == "auto":
+                pairing = "cyclic" if _manifest_pairs(self.masks.manifest) else "stratified"
+            self.pairing = pairing
+            self.order = list(range(len(self.masks))) if pairing == "cyclic" else \
+                stratified_order(self.masks.buckets(), seed)
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def mask_index(self, index: int, rng: np.random.Generator) -> int:
-        return int(index) % len(self.masks) if self.fixed else int(rng.integers(len(self.masks)))
+        return self.order[int(index) % len(self.order)] if self.fixed else int(rng.integers(len(self.masks)))
 
     def __getitem__(self, index: int) -> dict:
         item = self.dataset[index]
@@ -389,4 +462,4 @@ class WithMaskFiles(Dataset):
 
 
 __all__ = ["MaskFolder", "WithMaskFiles", "MaskFileWarning", "BadImageWarning", "augment_masks",
-           "augmentation_params", "binarize", "resize_nearest"]
+           "augmentation_params", "binarize", "resize_nearest", "stratified_order", "PAIRINGS"]

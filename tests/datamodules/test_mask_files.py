@@ -227,7 +227,7 @@ def test_mask_files_of_different_sizes_batch_as_a_list(tmp_path):
 def test_with_mask_files_fixed_and_random(tmp_path):
     maps = _hole_maps(3, 32)
     folder = _write(tmp_path / "m", maps)
-    fixed = WithMaskFiles(_Images(), str(folder), 32, fixed=True)
+    fixed = WithMaskFiles(_Images(), str(folder), 32, fixed=True, pairing="cyclic")
     for i in range(7):
         item = fixed[i]
         assert item["mask"].shape == (1, 32, 32) and item["mask"].dtype == torch.float32
@@ -244,7 +244,7 @@ def test_with_mask_files_fixed_and_random(tmp_path):
 def test_unreadable_mask_files_are_skipped(tmp_path):
     folder = _write(tmp_path / "m", _hole_maps(2, 32))
     (folder / "00000.png").write_bytes(b"")
-    fixed = WithMaskFiles(_Images(2), str(folder), 32, fixed=True, polarity="white_hole")
+    fixed = WithMaskFiles(_Images(2), str(folder), 32, fixed=True, polarity="white_hole", pairing="cyclic")
     with pytest.warns(MaskFileWarning, match="00000.png"):
         item = fixed[0]
     assert item["mask"].sum() > 0
@@ -285,3 +285,55 @@ def test_bucket_filter_keeps_only_masks_of_that_hole_ratio(tmp_path):
     assert sorted(p.name for p in folder.files) == ["m2.png", "m3.png"]
     with pytest.raises(ValueError, match="unknown mask bucket"):
         MaskFolder(str(tmp_path), polarity="white_hole", bucket="40-50")
+
+
+def _bucketed_folder(folder: Path, per_bucket: int = 4, size: int = 64) -> Path:
+    """6 buckets x ``per_bucket`` masks, files sorted by bucket (as the NVIDIA test set is stored), white = hole."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for b in range(6):
+        for k in range(per_bucket):
+            ratio = 0.1 * b + 0.03 + 0.015 * k  # inside (0.1 b, 0.1 (b + 1)]
+            mask = np.zeros((size, size), np.uint8)
+            mask.flat[: round(ratio * size * size)] = 255
+            Image.fromarray(mask).save(folder / f"{b * per_bucket + k:05d}.png")
+    return folder
+
+
+def _val_buckets(folder: Path, seed: int) -> list[tuple[str, bytes]]:
+    from datamodules import InpaintDataModule
+    from datamodules.masks.buckets import hole_ratio_bucket
+
+    data = InpaintDataModule(dataset="sample", image_size=64, eval_mask_dir=str(folder), eval_masks=None,
+                             val_length=12, mask_seed=seed, num_workers=0)
+    data.setup("fit")
+    items = [data._datasets["val"][i]["mask"] for i in range(12)]
+    return [(hole_ratio_bucket(float(m.mean())), m.numpy().tobytes()) for m in items]
+
+
+def test_validation_masks_cover_every_bucket_are_reproducible_and_follow_the_seed(tmp_path):
+    folder = _bucketed_folder(tmp_path / "masks")
+    first = _val_buckets(folder, seed=0)
+    # 12 validation images over 6 buckets: two of each (i mod N gave the first 12 files: three buckets only)
+    counts = {b: sum(1 for bucket, _ in first if bucket == b) for b in {b for b, _ in first}}
+    assert counts == {b: 2 for b in ("0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%")}
+    assert _val_buckets(folder, seed=0) == first  # a second build (another model of the sweep) gets the same masks
+    other = _val_buckets(folder, seed=1)
+    assert [m for _, m in other] != [m for _, m in first]
+    assert sorted(b for b, _ in other) == sorted(b for b, _ in first)
+
+
+def test_stratified_pairing_is_one_to_one_up_to_the_folder_size_and_cyclic_keeps_file_order(tmp_path):
+    from datamodules.datasets.mask_files import stratified_order
+
+    folder = _bucketed_folder(tmp_path / "masks", per_bucket=3)
+    fixed = WithMaskFiles(_Images(18, 64), str(folder), 64, fixed=True, seed=5)
+    assert fixed.pairing == "stratified" and sorted(fixed.order) == list(range(18))
+    assert stratified_order(["a", "a", "b"], 3) == stratified_order(["a", "a", "b"], 3)
+    cyclic = WithMaskFiles(_Images(18, 64), str(folder), 64, fixed=True, pairing="cyclic")
+    assert cyclic.order == list(range(18))
+    # an exported set (manifest files with an index) keeps its stored pairs under the default `auto`
+    (folder / "manifest.json").write_text(json.dumps(
+        {"files": [{"name": f"{i:05d}.png", "index": i} for i in range(18)]}))
+    assert WithMaskFiles(_Images(18, 64), str(folder), 64, fixed=True).pairing == "cyclic"
+    with pytest.raises(ValueError, match="pairing must be one of"):
+        WithMaskFiles(_Images(2, 64), str(folder), 64, fixed=True, pairing="sorted")

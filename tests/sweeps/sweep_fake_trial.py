@@ -64,6 +64,7 @@ def main() -> int:
     parser.add_argument("--prune")
     parser.add_argument("--ckpt-path", type=Path)
     parser.add_argument("--bucket")
+    parser.add_argument("--protocol")
     args = parser.parse_args()
     die_with_parent()
     out = args.out

@@ -53,7 +53,8 @@ def test_masked_input_baseline_row_trains_nothing(tmp_path):
         config: tiny
         paper: {title: demo, table: "AIM-style"}
         group_by: mask_type
-        metrics: [psnr, l1]
+        evaluation_protocol: aim2020
+        metrics: [psnr, ssim, l1]
         rows:
           - label: Masked input
             method: null
@@ -70,6 +71,10 @@ def test_masked_input_baseline_row_trains_nothing(tmp_path):
     assert 3 < free["psnr"]["ours"] < 30 and free["psnr"]["paper"] == 16.02
     assert free["l1"]["ours"] > 0.01
     assert not list((tmp_path / "results").rglob("*.ckpt"))
+    # The baseline is scored with the sweep's protocol (AIM: skimage-default SSIM), and the table says so.
+    report = json.loads(next((tmp_path / "results").rglob("test_report.json")).read_text())
+    assert report["settings"]["protocol"] == "aim2020" and report["settings"]["ssim"]["preset"] == "skimage_default"
+    assert "evaluation protocol: aim2020" in (tmp_path / "results" / "baseline_demo" / "table.md").read_text()
 
 
 @pytest.mark.ddp
