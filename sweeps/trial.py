@@ -17,6 +17,10 @@ worker) stops the fit after the current batch through Lightning's own SIGTERM ha
 ``--bucket B``: after the test, the row's score (bucket ``B`` of the report, else overall) is also logged as
 ``sweep/<metric>``, and every bucket and mask type as ``test/bucket/<B>/<metric>`` / ``test/mask_type/<T>/<metric>``
 (the names the W&B export optimises).
+
+For the sweep's progress and report the trial also writes ``<out>/progress.json`` (its step, about once a second:
+:mod:`sweeps.progress`) and ``<out>/samples.pt`` (the first test items inpainted: :mod:`sweeps.samples`), and logs
+its config, the paper's numbers and the deltas to W&B (:mod:`sweeps.wandb_log`, from the runner's ``row.json``).
 """
 
 from __future__ import annotations
