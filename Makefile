@@ -70,9 +70,11 @@ lint: $(STAMP) ## Lint with ruff
 
 sweep: $(STAMP) ## Train+evaluate every row of an ablation table: make sweep ABLATION=<name> (no name: list them)
 	$(BIN)/inpaint-suite sweep $(ABLATION) $(SWEEP_ARGS)
+	@$(if $(ABLATION),echo "figures: results/$(ABLATION)/figures/  report: results/$(ABLATION)/report.md  (redraw: $(BIN)/inpaint-suite report $(ABLATION))")
 
-demo: $(STAMP) ## Train AOT-GAN's smoke profile on the built-in photos (CPU, about a minute)
-	$(BIN)/inpaint-suite fit --config aotgan_smoke
+demo: $(STAMP) ## Train AOT-GAN's smoke profile on the built-in photos (CPU, about a minute); writes CSV metrics, last.ckpt, image grids
+	$(BIN)/inpaint-suite fit --config aotgan_smoke --config demo
+	@echo "run folder: results/runs/aotgan_smoke (csv/metrics.csv, checkpoints/last.ckpt, csv/images/*.png)"
 
 bench: $(STAMP) ## Measure speed and memory of methods, masks, metrics and CRA (prints a table, writes results/bench.json)
 	$(BIN)/inpaint-suite bench --json results/bench.json

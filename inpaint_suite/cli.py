@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "masks": ("inpaint_suite.commands.masks:main", "export fixed evaluation masks, or print their statistics"),
     "evaluate": ("inpaint_suite.commands.evaluate:main", "metrics of a folder of results against ground truth"),
     "sweep": ("sweeps.runner:main", "train and evaluate every row of an ablation table (Optuna)"),
+    "report": ("sweeps.report:main", "redraw a sweep's figures and report.md from its stored results (no training)"),
     "bench": ("inpaint_suite.commands.bench:main", "speed and memory of the methods, masks, metrics and CRA"),
     "gpu-check": ("inpaint_suite.commands.gpu_check:main",
                   "every GPU-only test and measurement in one guarded run (JSON + Markdown)"),

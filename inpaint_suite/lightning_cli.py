@@ -11,7 +11,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules import InpaintDataModule
-from inpaint_suite import resume
+from inpaint_suite import progress, resume
 from inpaint_suite.checkpoint_io import install_atomic_checkpoint_io
 from inpaint_suite.cli import UsageError, torch_load_argument
 from inpaint_suite.preemption import PreemptionCheckpoint, exit_code
@@ -105,6 +105,7 @@ def prepare_trainer_for_long_runs(trainer) -> None:
             callback.dirpath = str(resume.checkpoint_dir(trainer.default_root_dir))
     if not any(isinstance(cb, PreemptionCheckpoint) for cb in trainer.callbacks):
         trainer.callbacks.append(PreemptionCheckpoint())
+    progress.install(trainer)  # step-limited runs: "Epoch E · step S/max_steps", not Lightning's "Epoch 0/-2"
 
 
 def apply_run_name(config) -> None:

@@ -676,11 +676,11 @@ class InpaintingModule(L.LightningModule):
                 outputs["composite"][:n].float(), image]
         grid = torch.cat([torch.cat(list(c), dim=-1) for c in zip(*cols)], dim=-2)  # rows: samples, cols: kinds
         array = ((grid.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        array = with_column_labels(array, list(GRID_COLUMNS))
         step = self.global_step
         for logger in self.loggers:
             if hasattr(logger, "log_image"):  # W&B
-                logger.log_image(key=key, images=[array], step=step,
-                                 caption=["input | mask | output | composite | target"])
+                logger.log_image(key=key, images=[array], step=step, caption=[" | ".join(GRID_COLUMNS)])
             elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
                 logger.experiment.add_image(key, array, step, dataformats="HWC")
         if log_dir:
@@ -704,6 +704,22 @@ def evaluator_kwargs(evaluator_options: dict[str, Any] | None) -> dict[str, Any]
     merged = {**settings, **options}
     merged["settings"] = {"protocol": name, **(options.get("settings") or {})}
     return merged
+
+
+GRID_COLUMNS = ("input", "mask", "output", "composite", "target")
+
+
+def with_column_labels(array: np.ndarray, labels: list[str], height: int = 14) -> np.ndarray:
+    """``array`` (H, W, 3 uint8, equal-width columns side by side) with a white header row naming each column,
+    drawn with PIL's default font, so a grid PNG says what it shows without its caption."""
+    from PIL import Image, ImageDraw
+
+    width = array.shape[1] // len(labels)
+    header = Image.new("RGB", (array.shape[1], height), "white")
+    draw = ImageDraw.Draw(header)
+    for i, label in enumerate(labels):
+        draw.text((i * width + 2, 1), label, fill="black")
+    return np.concatenate([np.asarray(header, dtype=np.uint8), array], axis=0)
 
 
 def rng_states() -> dict[str, Any]:

@@ -9,7 +9,8 @@ Environment (so a test can point the notebooks at a temporary folder):
 - ``INPAINT_SUITE_RESULTS``: the results folder (default ``<repo>/results``).
 - ``INPAINT_SUITE_NOTEBOOK_SMOKE=1``: tiny sizes and sample counts (CI); figures say so in their titles.
 
-Figures are written as PNG under ``<results>/<sweep>/figures/`` or ``<results>/figures/`` (see :func:`save`).
+The plotting code is :mod:`sweeps.figures` (shared with the reports ``inpaint-suite sweep`` and
+``inpaint-suite report`` write); this file adds the notebooks' reading and labelling. Figures are written as PNG under ``<results>/<sweep>/figures/`` or ``<results>/figures/`` (see :func:`save`).
 Images: ``(B, 3, H, W)`` in [-1, 1]; masks ``(B, 1, H, W)``, 1 = hole.
 """
 
@@ -24,13 +25,15 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # figures go to PNG files; no display needed (CI, SSH)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402, F401  (the notebooks import plt and np from here)
+import numpy as np  # noqa: E402, F401
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+from sweeps import figures  # noqa: E402  (the suite's plotting code: the sweep reports draw with it too)
 
 RESULTS_DIR = Path(os.environ.get("INPAINT_SUITE_RESULTS") or REPO / "results").resolve()
 SMOKE = os.environ.get("INPAINT_SUITE_NOTEBOOK_SMOKE", "") not in ("", "0", "false", "False")
@@ -154,57 +157,33 @@ def headline(payload: dict[str, Any] | None, extra: str = "") -> str:
 # --------------------------------------------------------------------------------------------- plotting tables
 def bars_vs_paper(payload: dict[str, Any] | None, sweep: str, metrics: list[str] | None = None,
                   group: str = "overall", title: str | None = None):
-    """One panel per metric: our mean (± CI half-width) beside the paper's number, per row.
+    """One panel per metric: our mean (± CI half-width) beside the paper's number, per row of the sweep file
+    (:func:`sweeps.figures.bars_vs_paper`, the sweep reports' figure).
 
     Without ``payload`` (no results yet) only the paper's bars are drawn. Returns the figure.
     """
     spec = load_sweep_file(sweep)
     metrics = metrics or list(payload["metrics"] if payload else spec.metrics)
-    labels = [r.label for r in spec.rows]
     paper = paper_numbers(sweep, group)
     ours = {r["row"]: r for r in (records(payload, group) if payload else [])}
-    fig, axes = plt.subplots(1, len(metrics), figsize=(max(4.0, 0.55 * len(labels) + 1.5) * len(metrics), 4.2),
-                             squeeze=False)
-    x = np.arange(len(labels))
-    for ax, metric in zip(axes[0], metrics):
-        p = [_float(paper.get(label, {}).get(metric)) for label in labels]
-        o, err = [], []
-        for label in labels:
-            cell = ((ours.get(label) or {}).get("metrics") or {}).get(metric) or {}
-            o.append(_float(cell.get("ours")))
-            ci = cell.get("ci95")
-            err.append((ci[1] - ci[0]) / 2 if ci and None not in ci else 0.0)
-        ax.bar(x - 0.2, _nan(o), 0.4, yerr=err, label="ours", color="tab:blue", capsize=2)
-        ax.bar(x + 0.2, _nan(p), 0.4, label="paper", color="tab:gray")
-        for xi, value in zip(x, o):
-            if value is None:
-                ax.text(xi - 0.2, 0, "—", ha="center", va="bottom", fontsize=7)
-        ax.set_title(metric)
-        ax.set_xticks(x, [_short(label) for label in labels], rotation=60, ha="right", fontsize=7)
-    axes[0][0].legend(fontsize=7)
+    rows = []
+    for row in spec.rows:  # every row of the file, measured or not; the paper's numbers in the suite's units
+        cells = {}
+        for metric in metrics:
+            cell = dict(((ours.get(row.label) or {}).get("metrics") or {}).get(metric) or {})
+            theirs = _float(paper.get(row.label, {}).get(metric))
+            cell["paper"] = None if theirs is None else theirs * spec.paper_units.get(metric, 1.0)
+            cells[metric] = cell
+        rows.append({"row": row.label, "metrics": cells})
     name = f"{spec.paper.get('table', '')} ({sweep})"
-    fig.suptitle(f"{title or name}\n{headline(payload) or 'paper only: no results yet'}", fontsize=9)
-    fig.tight_layout()
-    return fig
+    return figures.bars_vs_paper(rows, metrics, title=title or name,
+                                 subtitle=headline(payload) or "paper only: no results yet")
 
 
 def delta_heatmap(payload: dict[str, Any], metrics: list[str] | None = None, group: str = "overall", title: str = ""):
-    """Δ = ours − paper per (row, metric) as a diverging heat map (cells the paper lacks stay blank)."""
-    metrics = metrics or list(payload["metrics"])
-    recs = records(payload, group)
-    grid = np.array([[_nan([(r["metrics"].get(m) or {}).get("delta")])[0] for m in metrics] for r in recs],
-                    dtype=float).reshape(len(recs), len(metrics))
-    fig, ax = plt.subplots(figsize=(1.4 * len(metrics) + 3, 0.45 * len(recs) + 1.5))
-    scale = np.nanmax(np.abs(grid)) if np.isfinite(grid).any() else 1.0
-    im = ax.imshow(grid, cmap="coolwarm", vmin=-scale, vmax=scale, aspect="auto")
-    for (i, j), value in np.ndenumerate(grid):
-        ax.text(j, i, "—" if not np.isfinite(value) else f"{value:+.3g}", ha="center", va="center", fontsize=7)
-    ax.set_xticks(range(len(metrics)), metrics)
-    ax.set_yticks(range(len(recs)), [_short(r["row"], 40) for r in recs], fontsize=7)
-    fig.colorbar(im, ax=ax, label="Δ = ours − paper")
-    fig.suptitle(f"{title}\n{headline(payload)}", fontsize=9)
-    fig.tight_layout()
-    return fig
+    """Δ = ours − paper per (row, metric) as a diverging heat map (:func:`sweeps.figures.delta_heatmap`)."""
+    return figures.delta_heatmap(records(payload, group), metrics or list(payload["metrics"]), title=title,
+                                 subtitle=headline(payload))
 
 
 def print_table(payload: dict[str, Any] | None, group: str | None = None) -> None:
@@ -227,10 +206,6 @@ def _float(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
 
-def _nan(values: list[Any]) -> list[float]:
-    return [np.nan if v is None else float(v) for v in values]
-
-
 def _fmt(x: Any) -> str:
     return "—" if x is None else f"{x:.4g}"
 
@@ -240,33 +215,8 @@ def _short(label: str, n: int = 28) -> str:
 
 
 # --------------------------------------------------------------------------------------------- images
-def to_display(x) -> np.ndarray:
-    """``(3, H, W)`` in [-1, 1] (tensor) -> ``(H, W, 3)`` float in [0, 1]; ``(1, H, W)`` -> ``(H, W)``."""
-    x = x.detach().float().cpu()
-    x = ((x.clamp(-1, 1) + 1) / 2) if x.shape[0] == 3 else x
-    arr = x.numpy()
-    return arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
-
-
-def image_grid(rows: list[list[Any]], row_titles: list[str], col_titles: list[str], title: str = "",
-               cell: float = 1.8):
-    """Draw a grid of images (tensors ``(3|1, H, W)``; masks in gray); returns the figure."""
-    fig, axes = plt.subplots(len(rows), len(col_titles), figsize=(cell * len(col_titles), cell * len(rows) + 0.6),
-                             squeeze=False)
-    for i, row in enumerate(rows):
-        for j, image in enumerate(row):
-            ax = axes[i][j]
-            arr = to_display(image)
-            ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(col_titles[j], fontsize=8)
-            if j == 0:
-                ax.set_ylabel(row_titles[i], fontsize=8)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+to_display = figures.to_display  # (3, H, W) in [-1, 1] -> (H, W, 3) in [0, 1]
+image_grid = figures.image_grid  # a grid of images with row and column titles
 
 
 def sample_images(n: int, size: int):

@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validate", action="store_true",
                    help="check the sweep file and parse every row's config as the trial will, then exit")
     p.add_argument("--no-table", action="store_true", help="do not print the Rich table")
+    p.add_argument("--progress-every", type=float, default=60, metavar="S",
+                   help="when the output is not a terminal: a progress line every S seconds (0: none; a terminal "
+                        "gets a live Rich display)")
     return p
 
 
@@ -318,6 +321,7 @@ class SweepRun:
         self.logger_mode = wandb_mode()
         self.storage_url = args.storage or f"sqlite:///{self.results_dir / 'optuna.db'}"
         self.preemption = Preemption()
+        self.progress = None  # a sweeps.progress.SweepProgress while work() runs
 
     # --- configs are built and parsed (as the trial will parse them) for every row before anything trains
     def check_configs(self) -> None:
@@ -422,6 +426,11 @@ class SweepRun:
             config_path = out / "config.yaml"
             config_path.write_text(yaml.safe_dump(config, sort_keys=False))
             self.storage.set_trial_user_attr(trial._trial_id, "trial_dir", str(out))
+            from sweeps.wandb_log import row_context, write_row_file
+
+            write_row_file(out, row_context(self.sweep, row, self.profile, git_commit()))  # paper numbers for W&B
+            if self.progress:
+                self.progress.start_row(row.label, out, (config.get("trainer") or {}).get("max_steps"))
             print(f"[sweep {self.sweep.name}] trial {trial.number}: row {row.label!r} -> {out}", flush=True)
             ckpt, step = (None, 0) if row.baseline else self.resume_checkpoint(row, trial.number)
             if ckpt:
@@ -439,6 +448,8 @@ class SweepRun:
             st.finish_trial(self.study, trial, TrialState.FAIL, None,
                             {"fail_reason": f"{st.LOST}: the sweep worker was interrupted"})
             raise
+        if self.progress:
+            self.progress.end_row(finished=result["status"] != st.HANDED_BACK)
         attrs: dict[str, Any] = {"seconds": round(time.time() - started, 1), "status": result["status"]}
         if result["status"] == "complete":
             report = json.loads((out / "test_report.json").read_text())
@@ -611,6 +622,9 @@ def run_model_info(sweep: Sweep, rows: list[Row], args: argparse.Namespace) -> i
     payload = write_tables(Path(args.results).resolve() / sweep.name, sweep, results, settings)
     if not args.no_table:
         print_table(sweep, payload)
+    from sweeps.report import after_sweep
+
+    after_sweep(Path(args.results).resolve() / sweep.name, payload)
     return 0 if all(r["status"] == "complete" for r in results) else 1
 
 
@@ -651,7 +665,12 @@ def main(argv: list[str] | None = None) -> int:
     run.open()
     print(f"[sweep {sweep.name}] study {run.study_name} on {run.storage_url.split('@')[-1]}", flush=True)
     run.preemption.install()
-    run.work()
+    from sweeps.progress import SweepProgress
+
+    done = sum(r["status"] == "complete" for r in run.results() if r["label"] in {x.label for x in selected})
+    run.progress = SweepProgress(sweep.name, total=len(selected), done=done, interval=args.progress_every)
+    with run.progress:
+        run.work()
     if run.preemption.signum:
         # Preempted: exit at once (the cluster's grace period is short); the table is written by whoever finishes.
         print(f"[sweep {sweep.name}] preempted by {run.preemption.name}: running row handed back; continue with "
@@ -664,6 +683,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_table:
         print_table(sweep, payload)
     print(f"[sweep {sweep.name}] wrote {run.out_dir / 'table.md'} (.csv, .json)", flush=True)
+    from sweeps.report import after_sweep
+
+    after_sweep(run.out_dir, payload, run.logger_mode)  # figures/, report.md, the W&B comparison run
     chosen = {r.label for r in selected}
     return 0 if all(r["status"] == "complete" for r in results if r["label"] in chosen) else 1
 

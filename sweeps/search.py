@@ -138,4 +138,7 @@ def run_search(sweep: Sweep, args: argparse.Namespace) -> int:
     payload = write_tables(run.out_dir, table_sweep, results, settings)
     if not args.no_table:
         print_table(table_sweep, payload)
+    from sweeps.report import after_sweep
+
+    after_sweep(run.out_dir, payload, run.logger_mode)
     return 0 if any(t.state == TrialState.COMPLETE for t in trials) else 1

@@ -17,6 +17,10 @@ worker) stops the fit after the current batch through Lightning's own SIGTERM ha
 ``--bucket B``: after the test, the row's score (bucket ``B`` of the report, else overall) is also logged as
 ``sweep/<metric>``, and every bucket and mask type as ``test/bucket/<B>/<metric>`` / ``test/mask_type/<T>/<metric>``
 (the names the W&B export optimises).
+
+For the sweep's progress and report the trial also writes ``<out>/progress.json`` (its step, about once a second:
+:mod:`sweeps.progress`) and ``<out>/samples.pt`` (the first test items inpainted: :mod:`sweeps.samples`), and logs
+its config, the paper's numbers and the deltas to W&B (:mod:`sweeps.wandb_log`, from the runner's ``row.json``).
 """
 
 from __future__ import annotations
@@ -184,6 +188,12 @@ def run_fit_test(config_path: Path, prune: dict[str, Any] | None, out: Path, ckp
         trainer.callbacks.append(_pruning_callback(prune))
     callback = preemption_callback(out)
     trainer.callbacks.append(callback)
+    from sweeps.progress import progress_callback
+    from sweeps.wandb_log import log_paper_deltas, log_run_context, read_row_file
+
+    trainer.callbacks.append(progress_callback(out))  # the sweep worker reads the step from <out>/progress.json
+    context = read_row_file(out)
+    log_run_context(trainer.loggers, yaml.safe_load(Path(config_path).read_text()), context)
     PREEMPTION.in_lightning = True
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None,
@@ -202,7 +212,11 @@ def run_fit_test(config_path: Path, prune: dict[str, Any] | None, out: Path, ckp
         raise Preempted(f"{PREEMPTION.name or 'SIGTERM'} during the test") from None
     report = getattr(model, "test_report", None)
     if report is not None and trainer.is_global_zero:
+        log_paper_deltas(trainer.loggers, report, context, trainer.global_step)
         log_scores(trainer.loggers, report, bucket, trainer.global_step)
+        from sweeps.samples import model_samples, save_samples_safely
+
+        save_samples_safely(out, lambda: model_samples(model, datamodule))  # the report's image grid
     return report, trainer.is_global_zero
 
 
@@ -297,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline:
             config = yaml.safe_load(args.config.read_text()) or {}
             report = run_masked_input_baseline(config, [m for m in args.metrics.split(",") if m], args.protocol)
+            from sweeps.samples import masked_input_samples, save_samples_safely
+
+            save_samples_safely(args.out, lambda: masked_input_samples(config))
         else:
             report, rank_zero = run_fit_test(args.config, json.loads(args.prune) if args.prune else None, args.out,
                                              args.ckpt_path, args.bucket)
