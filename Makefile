@@ -30,7 +30,7 @@ SWEEP_ARGS := $(if $(DATA),--data $(DATA)) $(if $(DATA_ROOT),--data-root $(DATA_
               $(if $(RESUME),--resume)
 PYTEST_ARGS ?=
 
-.PHONY: help install test test-all lint sweep sweeps demo bench dashboard notebooks clean
+.PHONY: help install test test-all lint sweep sweeps demo bench learn dashboard notebooks clean
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,6 +70,12 @@ demo: $(STAMP) ## Train AOT-GAN's smoke profile on the built-in photos (CPU, abo
 
 bench: $(STAMP) ## Measure speed and memory of methods, masks, metrics and CRA (prints a table, writes results/bench.json)
 	$(BIN)/inpaint-suite bench --json results/bench.json
+
+# learn options: make learn [DEVICE=cuda LEARN_ARGS="--learn-steps madf=20 ..."] (see docs/BENCHMARKS.md)
+DEVICE ?= cpu
+LEARN_ARGS ?=
+learn: $(STAMP) ## Does each method learn? Train on the built-in photos, curves vs OpenCV Telea (CPU ~40 min; results/learning.png)
+	$(BIN)/inpaint-suite bench --device $(DEVICE) --sections learning --json results/learning.json $(LEARN_ARGS)
 
 dashboard: $(STAMP) ## Serve optuna-dashboard on 127.0.0.1:8080 over the sweep results storage
 	$(BIN)/optuna-dashboard --host 127.0.0.1 --port 8080 $${STORAGE:-sqlite:///results/optuna.db}
