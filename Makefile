@@ -74,7 +74,7 @@ bench: $(STAMP) ## Measure speed and memory of methods, masks, metrics and CRA (
 # learn options: make learn [DEVICE=cuda LEARN_ARGS="--learn-steps madf=20 ..."] (see docs/BENCHMARKS.md)
 DEVICE ?= cpu
 LEARN_ARGS ?=
-learn: $(STAMP) ## Does each method learn? Train on the built-in photos, curves vs OpenCV Telea (CPU ~40 min; results/learning.png)
+learn: $(STAMP) ## Does each method learn? Train on the built-in photos, curves vs OpenCV Telea (results/learning.png)
 	$(BIN)/inpaint-suite bench --device $(DEVICE) --sections learning --json results/learning.json $(LEARN_ARGS)
 
 dashboard: $(STAMP) ## Serve optuna-dashboard on 127.0.0.1:8080 over the sweep results storage

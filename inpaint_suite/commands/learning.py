@@ -35,7 +35,7 @@ EVAL_MASK_SEED = 2_000_003
 # of 16-px cells: at 64 px a 20 % hole leaves no usable key), generator steps per method, batch, eval period K.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "cpu": {"size": {"aotgan": 64, "madf": 128, "deepgin": 64, "hifill": 128, "tiny": 64},
-            "steps": {"aotgan": 150, "madf": 40, "deepgin": 150, "hifill": 40, "tiny": 300},
+            "steps": {"aotgan": 40, "madf": 8, "deepgin": 40, "hifill": 10, "tiny": 300},
             "batch": 2, "evals": 5, "eval_images": 14},
     "cuda": {"size": {"aotgan": 256, "madf": 256, "deepgin": 256, "hifill": 256, "tiny": 256},
              "steps": {"aotgan": 5000, "madf": 5000, "deepgin": 5000, "hifill": 5000, "tiny": 5000},
@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("learning section")
     group.add_argument("--learn-methods", nargs="+", default=list(METHODS), choices=CHOICES)
     group.add_argument("--learn-steps", nargs="+", default=None, metavar="[METHOD=]N",
-                       help="generator steps: N for every method or METHOD=N (CPU: aotgan/deepgin 150, madf/hifill "
-                            "40; CUDA: 5000)")
+                       help="generator steps: N for every method or METHOD=N (CPU: aotgan/deepgin 40, madf 8, "
+                            "hifill 10, sized for a shared 2-core machine; CUDA: 5000)")
     group.add_argument("--learn-size", nargs="+", default=None, metavar="[METHOD=]S",
                        help="square crop side (raised to the method's minimum; CPU: 64, madf/hifill 128; CUDA: 256)")
     group.add_argument("--learn-batch", type=int, default=None, help="training batch (CPU 2, CUDA 8)")
