@@ -32,10 +32,10 @@ SWEEP_ARGS := $(if $(DATA),--data $(DATA)) $(if $(DATA_ROOT),--data-root $(DATA_
               $(if $(RESUME),--resume)
 PYTEST_ARGS ?=
 # gpu-check options: make gpu-check [DEVICE=cpu] (cpu: toy sizes, proves the script); output under $OUT or results/gpu
-DEVICE ?= cuda
+DEVICE ?=
 GPU_CHECK_ARGS ?=
 
-.PHONY: help install test test-all lint sweep sweeps demo bench gpu-check dashboard notebooks clean
+.PHONY: help install test test-all lint sweep sweeps demo bench learn gpu-check dashboard notebooks clean
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -80,7 +80,12 @@ bench: $(STAMP) ## Measure speed and memory of methods, masks, metrics and CRA (
 	$(BIN)/inpaint-suite bench --json results/bench.json
 
 gpu-check: $(STAMP) ## Every GPU-only test and measurement in one guarded run, ~8 min on one GPU (DEVICE=cpu: toy sizes)
-	$(BIN)/inpaint-suite gpu-check --device $(DEVICE) --out $${OUT:-results/gpu} $(GPU_CHECK_ARGS)
+	$(BIN)/inpaint-suite gpu-check --device $(or $(DEVICE),cuda) --out $${OUT:-results/gpu} $(GPU_CHECK_ARGS)
+
+# learn options: make learn [DEVICE=cuda LEARN_ARGS="--learn-steps madf=20 ..."] (see docs/BENCHMARKS.md)
+LEARN_ARGS ?=
+learn: $(STAMP) ## Does each method learn? Train on the built-in photos, curves vs OpenCV Telea (results/learning.png)
+	$(BIN)/inpaint-suite bench --device $(or $(DEVICE),cpu) --sections learning --json results/learning.json $(LEARN_ARGS)
 
 dashboard: $(STAMP) ## Serve optuna-dashboard on 127.0.0.1:8080 over the sweep results storage
 	$(BIN)/optuna-dashboard --host 127.0.0.1 --port 8080 $${STORAGE:-sqlite:///results/optuna.db}

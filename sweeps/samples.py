@@ -80,15 +80,16 @@ def model_samples(model, datamodule, n: int = N_SAMPLES) -> dict[str, Any]:
         model.train(was_training)
 
 
-def masked_input_samples(config: dict[str, Any]) -> dict[str, Any]:
-    """The ``masked_input`` baseline's samples: the first test items with their holes filled white, as it scores
-    them (``sweeps.trial.run_masked_input_baseline``)."""
+def masked_input_samples(config: dict[str, Any], baseline: str = "masked_input") -> dict[str, Any]:
+    """A training-free baseline's samples (``masked_input``: holes filled white; ``telea``: OpenCV's fill): the first
+    test items as it scores them (``sweeps.trial.run_masked_input_baseline``)."""
     from datamodules import InpaintDataModule
+    from evaluation.baselines import baseline_composite
 
     data = InpaintDataModule(**(config.get("data") or {}))
     data.setup("test")
     batches = (data.add_masks(batch, training=False) for batch in data.test_dataloader())
-    return collect_samples(batches, lambda b: b["image"] * (1 - b["mask"]) + b["mask"])
+    return collect_samples(batches, lambda b: baseline_composite(baseline, b["image"], b["mask"]))
 
 
 def save_samples_safely(out: Path, collect: Callable[[], dict[str, Any]]) -> None:

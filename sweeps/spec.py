@@ -25,7 +25,7 @@ PROFILES = ("smoke", "short", "paper")
 TOP_KEYS = {"name", "method", "config", "paper", "kind", "metrics", "group_by", "rows", "profiles", "overrides",
             "evaluation", "evaluation_protocol", "search", "reference", "notes", "size", "paper_units"}
 ROW_KEYS = {"label", "method", "overrides", "paper", "baseline", "bucket", "notes", "config", "profiles"}
-BASELINES = ("masked_input",)
+BASELINES = ("masked_input", "telea")
 GROUP_BY = (None, "mask_type", "bucket")
 # model_info metrics -> keys of inpaint_suite.commands.model_info.model_info()
 MODEL_INFO_KEYS = {"params": "generator_params", "generator_params": "generator_params",

@@ -4,7 +4,7 @@ Fits the config's model, then tests the trained model (in memory, right after fi
 writes ``DIR/test_report.json`` and ``DIR/result.json`` (``{"status": "complete" | "failed" | "pruned", "reason"}``).
 A failure (non-finite loss, out of memory, any exception) is caught and written with its reason; the exit code is
 0 for a finished trial of any status, so the runner reads ``result.json``. A row with ``--baseline masked_input`` fits
-nothing: it scores the white-filled input itself on the test set.
+nothing: it scores the white-filled input itself on the test set (``--baseline telea``: OpenCV's Telea fill).
 
 Runs under DDP too (``trainer.devices: N``): Lightning re-launches this module once per extra rank, every rank fits and
 tests, rank 0 writes the files. Every process of a trial dies with its parent (``PR_SET_PDEATHSIG``), so a killed
@@ -266,14 +266,16 @@ def _pruning_callback(prune: dict[str, Any]):
     return PyTorchLightningPruningCallback(trial, monitor=prune.get("monitor", "val/psnr"))
 
 
-def run_masked_input_baseline(config: dict[str, Any], metrics: list[str], protocol: str | None = None
-                              ) -> dict[str, Any]:
-    """Score the input with its hole filled white (+1 in [-1, 1]) on the test split: the AIM challenge baseline,
-    with the metric settings of the evaluation ``protocol`` (the sweep's) when given."""
+def run_masked_input_baseline(config: dict[str, Any], metrics: list[str], protocol: str | None = None,
+                              baseline: str = "masked_input") -> dict[str, Any]:
+    """Score a training-free fill on the test split: the input with its hole filled white (+1 in [-1, 1], the AIM
+    challenge baseline) or ``telea`` (``cv2.inpaint``), from ``evaluation.baselines`` as the learning bench, with the
+    metric settings of the evaluation ``protocol`` (the sweep's) when given."""
     import torch
 
     from datamodules import InpaintDataModule
     from evaluation import InpaintingEvaluator
+    from evaluation.baselines import baseline_composite
 
     data = InpaintDataModule(**(config.get("data") or {}))
     data.setup("test")
@@ -287,7 +289,7 @@ def run_masked_input_baseline(config: dict[str, Any], metrics: list[str], protoc
         for batch in data.test_dataloader():
             batch = data.add_masks(batch, training=False)
             image, mask = batch["image"], batch["mask"]
-            filled = image * (1 - mask) + mask
+            filled = baseline_composite(baseline, image, mask)
             evaluator.update(filled, image, mask, mask_type=batch.get("mask_type"), index=batch.get("index"))
     return evaluator.compute()
 
@@ -296,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sweeps.trial", description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--baseline", choices=["masked_input"])
+    parser.add_argument("--baseline", choices=["masked_input", "telea"])
     parser.add_argument("--metrics", default="psnr,ssim,l1", help="baseline only: comma-separated test metrics")
     parser.add_argument("--protocol", help="baseline only: the evaluation protocol (evaluation.protocols)")
     parser.add_argument("--prune", help="JSON: {storage, study, trial_id, monitor} for the pruning callback")
@@ -310,10 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.baseline:
             config = yaml.safe_load(args.config.read_text()) or {}
-            report = run_masked_input_baseline(config, [m for m in args.metrics.split(",") if m], args.protocol)
+            report = run_masked_input_baseline(config, [m for m in args.metrics.split(",") if m], args.protocol,
+                                               args.baseline)
             from sweeps.samples import masked_input_samples, save_samples_safely
 
-            save_samples_safely(args.out, lambda: masked_input_samples(config))
+            save_samples_safely(args.out, lambda: masked_input_samples(config, args.baseline))
         else:
             report, rank_zero = run_fit_test(args.config, json.loads(args.prune) if args.prune else None, args.out,
                                              args.ckpt_path, args.bucket)

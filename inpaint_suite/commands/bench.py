@@ -11,6 +11,7 @@ beside the measurements with a verdict, and a missed target says why when the re
 - strokes: the span rasteriser against Kornia's ``draw_convex_polygon`` on thick strokes (speed and differing pixels).
 - metrics: images/s of the evaluation harness against the bare feature-network forward (target: within 1.1×).
 - CRA: 512 → 8K time and peak memory; the fitted growth exponent in pixels (target: ≤ 1.1).
+- learning (only when asked, it trains): see ``inpaint_suite.commands.learning``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 import torch
 
 from inpaint_suite.cli import UsageError
+from inpaint_suite.commands import learning
 
 SECTIONS = ("methods", "masks", "strokes", "metrics", "cra")
 MODES = ("fp32", "bf16", "channels_last", "compile")
@@ -484,7 +486,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="inpaint-suite bench", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
     parser.add_argument("--json", help="write all measurements here")
-    parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
+    parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS + ("learning",))
     parser.add_argument("--methods", nargs="+", default=["aotgan", "madf", "deepgin", "hifill"])
     parser.add_argument("--generators", nargs="+", default=None, help="mask generators (default: all)")
     parser.add_argument("--modes", nargs="+", default=None, choices=MODES,
@@ -495,6 +497,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cra-sizes", nargs="+", type=int, default=[512, 1024, 2048, 4096, 8192])
     parser.add_argument("--quick", action="store_true",
                         help="batch 2 at 128 px, fp32 only, CRA to 2K: a minute-scale check that every path runs")
+    learning.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available")
@@ -539,6 +542,8 @@ def main(argv: list[str]) -> int:
     if "cra" in args.sections:
         results["cra"] = bench_cra(device, tuple(args.cra_sizes))
         print_rows("CRA: time and peak memory vs resolution (target: memory exponent ≤ 1.1)", results["cra"])
+    if "learning" in args.sections:
+        results["learning"] = learning.run(args, device)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2, default=str))
