@@ -58,8 +58,24 @@ def cli_args(command: list[str]) -> list[str]:
     return args
 
 
+@pytest.fixture
+def data_env(tmp_path, monkeypatch) -> None:
+    """An empty Places2 layout and two mask folders of one PNG each: the sweep's ``--validate`` checks that the
+    data root and the mask folders exist as the run would need them."""
+    from PIL import Image
+
+    root = tmp_path / "data"
+    for folder in ("places365/data_large", "places365/val_large", "masks/train", "masks/test"):
+        (root / folder).mkdir(parents=True)
+    for split in ("train", "test"):
+        Image.new("L", (8, 8), 255).save(root / "masks" / split / "0.png")
+    monkeypatch.setenv("DATA_ROOT", str(root / "places365"))
+    monkeypatch.setenv("MASK_DIR", str(root / "masks" / "train"))
+    monkeypatch.setenv("EVAL_MASK_DIR", str(root / "masks" / "test"))
+
+
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
-def test_inpaint_suite_lines_parse(script, tmp_path):
+def test_inpaint_suite_lines_parse(script, tmp_path, data_env):
     commands = recorded_commands(script, tmp_path)
     assert commands, f"{script.name} runs no inpaint-suite command"
     for command in commands:

@@ -478,7 +478,9 @@ def test_places2_and_celebahq_configs_are_the_default_schedule_with_other_data()
 def test_configs_instantiate_through_the_cli(config):
     from inpaint_suite.lightning_cli import build_cli
 
-    cli = build_cli(["--config", config, "--model.init_args.vgg_weights=random",
+    # the built-in photos instead of the config's dataset: the CLI checks data roots before building anything
+    cli = build_cli(["--config", config, "--data.dataset=sample", "--data.mask_dir=null", "--data.eval_mask_dir=null",
+                     "--model.init_args.vgg_weights=random",
                      "--model.init_args.loss_weights={style: 0.0, perceptual: 0.0}"], run=False)
     model = cli.model
     assert isinstance(model, AOTGAN)
