@@ -3,20 +3,21 @@
 
 from __future__ import annotations
 
-import datetime
 import inspect
+import os
+import sys
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 import yaml
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
+
+sys.path.append(os.path.dirname(__file__))  # hifill_ddp, imported by its plain name (see that module)
 
 from lightning_modules.base import InpaintingModule
 from lightning_modules.hifill import LOSS_PRESETS, HiFill, critic_loss
@@ -160,49 +161,15 @@ def test_critic_loss_matches_hand_computation():
 
 
 # ---------------------------------------------------------------------------------------- DDP (2 processes, gloo)
-class _CriticObjective(torch.nn.Module):
-    """One DDP forward = the whole critic loss, as under Lightning (the LightningModule is the DDP module)."""
-
-    def __init__(self, critic):
-        super().__init__()
-        self.critic = critic
-
-    def forward(self, real, fake, seed: int):
-        return critic_loss(self.critic, real, fake, 10.0, generator=torch.Generator().manual_seed(seed))
-
-
-def _data():
-    g = torch.Generator().manual_seed(123)
-    return torch.rand(4, 3, SIZE, SIZE, generator=g) * 2 - 1, torch.rand(4, 3, SIZE, SIZE, generator=g) * 2 - 1
-
-
-def _critic():
-    torch.manual_seed(7)
-    return HiFillCritic(kernel_size=3, image_size=SIZE)
-
-
-def _ddp_worker(rank: int, world: int, store_file: str, out_file: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store_file}", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=120))
-    try:
-        model = DistributedDataParallel(_CriticObjective(_critic()))
-        real, fake = _data()
-        half = slice(2 * rank, 2 * rank + 2)
-        model(real[half], fake[half], seed=rank).backward()
-        if rank == 0:
-            torch.save([p.grad for p in model.module.parameters()], out_file)
-    finally:
-        dist.destroy_process_group()
-
-
 @pytest.mark.ddp
 def test_gradient_penalty_under_ddp_matches_single_process(tmp_path):
-    mp.spawn(_ddp_worker, args=(2, str(tmp_path / "store"), str(tmp_path / "grads.pt")), nprocs=2, join=True)
+    from hifill_ddp import CriticObjective, critic, data, ddp_worker
+
+    mp.spawn(ddp_worker, args=(2, str(tmp_path / "store"), str(tmp_path / "grads.pt")), nprocs=2, join=True)
     ddp_grads = torch.load(tmp_path / "grads.pt")
     # single process: the same two half-batches with the same interpolation draws, gradients averaged
-    objective = _CriticObjective(_critic())
-    real, fake = _data()
+    objective = CriticObjective(critic())
+    real, fake = data()
     losses_ = [objective(real[2 * r:2 * r + 2], fake[2 * r:2 * r + 2], seed=r) for r in range(2)]
     (sum(losses_) / 2).backward()
     reference = [p.grad for p in objective.parameters()]

@@ -11,7 +11,7 @@ DATA = {"dataset": "sample", "image_size": 64, "batch_size": 2, "num_workers": 0
 
 
 def test_telea_row_scores_the_opencv_fill_on_the_same_test_images():
-    telea = run_masked_input_baseline({"data": DATA}, ["psnr", "l1"], "telea")["overall"]["metrics"]
+    telea = run_masked_input_baseline({"data": DATA}, ["psnr", "l1"], baseline="telea")["overall"]["metrics"]
     white = run_masked_input_baseline({"data": DATA}, ["psnr", "l1"])["overall"]["metrics"]
     assert telea["psnr"]["n"] == white["psnr"]["n"] == 4
     assert telea["psnr"]["mean"] > white["psnr"]["mean"] + 3 and telea["l1"]["mean"] < white["l1"]["mean"]
