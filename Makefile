@@ -59,7 +59,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 		give TORCH a matching torch + torchvision pair (see the Makefile and README)"; exit 1; }
 	@touch $@
 
-test: $(STAMP) ## Run the test suite (no GPU needed; ~10 min on 2 cores)
+test: $(STAMP) ## Run the test suite (no GPU needed; ~12 min on 2 cores)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-all: $(STAMP) ## Run every test, the slow ones too

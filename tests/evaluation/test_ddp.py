@@ -50,6 +50,12 @@ def _worker(rank, world, init_file, out_file):
     dist.destroy_process_group()
 
 
+# spawn children unpickle the worker by module name: this module's plain name (its folder is on sys.path above), since
+# "tests.evaluation..." can resolve to another distribution's top-level "tests" package (torch-fidelity installs one)
+_worker.__module__ = "test_ddp"
+sys.modules.setdefault("test_ddp", sys.modules[__name__])  # the parent pickles this very function
+
+
 @pytest.mark.ddp
 @pytest.mark.slow
 def test_two_process_gather_equals_single_process(tmp_path):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import multiprocessing as std_mp
+import os
 import resource
+import sys
 import time
 
 import pytest
@@ -174,6 +176,14 @@ def _bench_child(size: int, queue) -> None:
     seconds = time_cra(size)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
     queue.put((seconds, peak / 1024, before / 1024))
+
+
+# spawn children unpickle the target by module name: this module's plain name, from its folder on sys.path, since
+# "tests.networks..." can resolve to another distribution's top-level "tests" package (torch-fidelity installs one)
+if os.path.dirname(__file__) not in sys.path:
+    sys.path.append(os.path.dirname(__file__))
+_bench_child.__module__ = "test_cra"
+sys.modules.setdefault("test_cra", sys.modules[__name__])  # the parent pickles this very function
 
 
 def bench_cra(sizes) -> list[dict]:
