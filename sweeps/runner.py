@@ -105,12 +105,17 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
     return layer
 
 
-def profile_layer(profile: str, model_section: dict[str, Any] | None) -> dict[str, Any]:
-    """The runner's defaults of ``profile``; model keys only where the row's model has that option."""
+def profile_layer(profile: str, model_section: dict[str, Any] | None,
+                  data_section: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The runner's defaults of ``profile``; model keys only where the row's model has that option. A smoke run of
+    a config that reads mask files draws :data:`sweeps.profiles.SMOKE_FILE_MASKS` instead."""
     from inpaint_suite.config import init_arg_names, model_class_of
-    from sweeps.profiles import PROFILE_DEFAULTS
+    from sweeps.profiles import PROFILE_DEFAULTS, SMOKE_FILE_MASKS
 
     layer = dict(PROFILE_DEFAULTS[profile])
+    data_section = data_section or {}
+    if profile == "smoke" and (data_section.get("mask_dir") or data_section.get("eval_mask_dir")):
+        layer.update({"data.masks": SMOKE_FILE_MASKS, "data.eval_masks": SMOKE_FILE_MASKS})
     model_names = set(init_arg_names(model_class_of(model_section))) if model_section else set()
     return {k: v for k, v in layer.items()
             if not k.startswith("model.init_args.") or k.split(".")[2] in model_names}
@@ -146,7 +151,8 @@ def row_config(sweep: Sweep, row: Row, profile: str, extra: dict[str, Any], tria
     # `evaluation` (the test protocol: fixed mask files, eval image) points at real files: smoke keeps its model keys.
     evaluation = {k: v for k, v in sweep.evaluation.items() if profile != "smoke" or k.startswith("model.")}
     # The paper's metric settings come first, so that any later layer may still change one of them.
-    layers = [protocol_layer(sweep), sweep.overrides, profile_layer(profile, model), sweep.profiles.get(profile, {}),
+    layers = [protocol_layer(sweep), sweep.overrides, profile_layer(profile, model, base.get("data")),
+              sweep.profiles.get(profile, {}),
               evaluation, row.overrides, row.profiles.get(profile, {}), extra]
     config = build_trial_config(base, layers=layers, trial_dir=trial_dir, sweep_name=sweep.name, label=row.label,
                                 profile=profile, metrics=metrics, logger_mode=logger_mode, has_model=model is not None)

@@ -145,3 +145,26 @@ def test_deepgin_table2_rows_use_their_tables_network_protocol_only_in_the_paper
         assert smoke["data"]["eval_masks"] == ("aim_box" if "rectangles" in row.label else "aim_mixed")
     note = evaluation_notes(sweep, sweep.rows, "smoke", {})["network_eval_protocol"]
     assert note.startswith("direct (smoke profile") and "native, resize256" in note
+
+
+# ------------------------------------------------------------------------------------------ smoke masks
+@pytest.mark.parametrize("name", ["aotgan_fusion", "madf_pn"])
+def test_smoke_rows_of_mask_file_configs_draw_masks_that_leave_something_to_inpaint(name):
+    """Configs that train on the NVIDIA mask files read none in smoke runs: they draw LaMa medium masks, whose hole
+    ratio at the smoke size stays well below 1 (the AIM free-form default covers nearly the whole 64-px image)."""
+    import torch
+
+    from datamodules.masks import build_mask_generator
+    from sweeps.profiles import SMOKE_FILE_MASKS
+
+    sweep = load_sweep(name)
+    data = _config(sweep, sweep.rows[-1])["data"]
+    assert data["masks"] == data["eval_masks"] == SMOKE_FILE_MASKS and data["mask_dir"] is None
+    size = data["image_size"]
+    ratios = build_mask_generator(SMOKE_FILE_MASKS)(torch.arange(32), size, size, device="cpu", seed=1).mean((1, 2, 3))
+    assert float(ratios.min()) > 0.005 and float(ratios.max()) < 0.6 and 0.1 < float(ratios.mean()) < 0.5
+
+
+def test_smoke_rows_of_generated_mask_configs_keep_their_masks():
+    sweep = load_sweep("tiny_demo")
+    assert _config(sweep, sweep.rows[0])["data"]["masks"] == "aim_free_form"
