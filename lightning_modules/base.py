@@ -11,7 +11,6 @@ Step counting: ``global_step`` counts **generator** updates only (discriminator 
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 import re
@@ -416,6 +415,9 @@ class InpaintingModule(L.LightningModule):
             return opts, None
         opt_g, opt_d = opts[0], opts[1]
         # Discriminator steps must not advance global_step: schedules and max_steps count generator iterations.
+        # Lightning's manual optimisation counts every optimizer's step (Lightning-AI/pytorch-lightning#17958) and
+        # re-attaches its counting hooks to each LightningOptimizer at the start of every batch, so D's hooks are
+        # replaced here, per batch, by profiling-only ones.
         profiler = self.trainer.profiler
         opt_d._on_before_step = lambda: profiler.start("optimizer_step")
         opt_d._on_after_step = lambda: profiler.stop("optimizer_step")
@@ -742,8 +744,3 @@ def set_rng_states(states: dict[str, Any]) -> None:
     np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     version, internal, gauss_next = states["python"]
     random.setstate((version, tuple(internal), gauss_next))
-
-
-def copy_generator(module: InpaintingModule) -> nn.Module:
-    """A detached copy of the (EMA if present) generator, for export."""
-    return copy.deepcopy(module.ema.module if module.ema is not None else module.generator)
