@@ -346,10 +346,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_handed_back(out: Path, why: str) -> None:
-    """``result.json`` of a preempted trial: the checkpoint it saved (if any) and its step."""
+    """``result.json`` of a preempted trial: the checkpoint the row continues from (if any) and its step.
+
+    Any ``last.ckpt`` in ``out`` is this attempt's (each attempt has its own folder). Its modification time is not
+    compared with the signal's: file times come from the kernel's coarse clock and can read a few milliseconds
+    earlier than a save made right after the signal."""
     path = out / "checkpoints" / LAST_CKPT
     checkpoint, step = None, None
-    if path.is_file() and path.stat().st_mtime >= PREEMPTION.at:
+    if path.is_file():
         checkpoint, step = str(path), checkpoint_step(path)
     where = f"checkpoint {checkpoint} at step {step}" if checkpoint else "no checkpoint saved"
     _write(out, "result.json", {"status": HANDED_BACK, "reason": f"{HANDED_BACK}: preempted by {why}; {where}",
