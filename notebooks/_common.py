@@ -243,7 +243,7 @@ def build_method(method: str, overrides: dict[str, Any] | None = None, checkpoin
     ``checkpoint`` when given, else random (the label says which). The checkpoint is read with
     ``weights_only=True`` (``load_weights_file``): a file whose pickle would run code is refused
     (``CheckpointError``), never executed."""
-    from inpaint_suite.config import build_model, load_config
+    from assembly.config import build_model, load_config
     from lightning_modules.base import load_weights_file
 
     model = build_model(load_config(method)["model"],

@@ -1,7 +1,7 @@
 """Parse a trial's config as the trial will, building nothing: ``--validate`` and the start of a run use it.
 
 ``sweeps.spec.check_keys`` checks the first level of every dotted key; this goes through the same
-LightningCLI/jsonargparse parser ``python -m sweeps.trial`` uses (``inpaint_suite.lightning_cli.build_cli``) with
+LightningCLI/jsonargparse parser ``python -m sweeps.trial`` uses (``assembly.lightning_cli.build_cli``) with
 class instantiation switched off, so nested keys and value types (``trainer.max_steps=abc``) fail here, in
 milliseconds, instead of in every trial. jsonargparse reports a nested, multi-line message; :func:`describe` turns it
 into one line naming the key, the value and the expected type.
@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from inpaint_suite.cli import UsageError
-from inpaint_suite.lightning_cli import InpaintCLI
+from assembly.errors import UsageError
+from assembly.lightning_cli import InpaintCLI
 
 
 class ParseOnlyCLI(InpaintCLI):
@@ -50,7 +50,7 @@ def _lookup(config: dict[str, Any], key: str) -> Any:
 
 def describe(message: str, config: dict[str, Any]) -> str:
     """One line ``KEY = VALUE: expected TYPE`` or ``unknown key KEY (= VALUE)`` from jsonargparse's report."""
-    from inpaint_suite.lightning_cli import one_line
+    from assembly.lightning_cli import one_line
 
     path: list[str] = []
     unknown = expected = None
@@ -75,7 +75,7 @@ def describe(message: str, config: dict[str, Any]) -> str:
 
 def parse_trial_config(config: dict[str, Any], where: str) -> None:
     """Raise a one-line :class:`UsageError` (``WHERE: ...``) if the trial's parser rejects ``config``."""
-    from inpaint_suite.lightning_cli import build_cli
+    from assembly.lightning_cli import build_cli
 
     with tempfile.TemporaryDirectory(prefix="sweep-check-") as folder:
         path = Path(folder) / "config.yaml"

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from inpaint_suite.config import set_dotted
+from assembly.config import set_dotted
 
 # The smoke profile: built-in photos, 64 px, a few dozen CPU steps, random VGG (no download), nothing else read
 # from disk. Keys a method's config uses for real data (mask folders, list files) are cleared.

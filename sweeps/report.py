@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 
 REPORT_FILE = "report.md"
 FIGURES_DIR = "figures"

@@ -28,9 +28,9 @@ from typing import Any
 
 import yaml
 
-from inpaint_suite.cli import UsageError
-from inpaint_suite.config import parse_sets
-from inpaint_suite.resume import find_resume_checkpoint
+from assembly.errors import UsageError
+from assembly.config import parse_sets
+from assembly.resume import find_resume_checkpoint
 from sweeps.spec import PROFILES, Row, Sweep, load_sweep, row_base_config, slug, sweep_paths, validate_sweep
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +109,7 @@ def profile_layer(profile: str, model_section: dict[str, Any] | None,
                   data_section: dict[str, Any] | None = None) -> dict[str, Any]:
     """The runner's defaults of ``profile``; model keys only where the row's model has that option. A smoke run of
     a config that reads mask files draws :data:`sweeps.profiles.SMOKE_FILE_MASKS` instead."""
-    from inpaint_suite.config import init_arg_names, model_class_of
+    from assembly.config import init_arg_names, model_class_of
     from sweeps.profiles import PROFILE_DEFAULTS, SMOKE_FILE_MASKS
 
     layer = dict(PROFILE_DEFAULTS[profile])
@@ -172,7 +172,7 @@ def _sync_image_size(config: dict[str, Any]) -> None:
     """A model with an ``image_size`` option (its training crop, e.g. HiFill's critic) follows ``data.image_size``:
     a profile or ``--set`` that changes the crop must not leave the model at the old size (Lightning also refuses
     differing hparams of the same name)."""
-    from inpaint_suite.config import init_arg_names, model_class_of
+    from assembly.config import init_arg_names, model_class_of
 
     model, size = config.get("model"), (config.get("data") or {}).get("image_size")
     if model and size and "image_size" in init_arg_names(model_class_of(model)):
@@ -604,7 +604,7 @@ def print_table(sweep: Sweep, payload: dict[str, Any]) -> None:
 
 def run_model_info(sweep: Sweep, rows: list[Row], args: argparse.Namespace) -> int:
     """``kind: model_info``: params and GFLOPs per row, no training."""
-    from inpaint_suite.commands.model_info import model_info
+    from assembly.model_info import model_info
     from sweeps.table import write_tables
 
     results = []

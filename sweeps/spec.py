@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 
 SWEEP_DIR = Path(__file__).parent
 KINDS = ("table", "search", "model_info", "evaluation")
@@ -27,7 +27,7 @@ TOP_KEYS = {"name", "method", "config", "paper", "kind", "metrics", "group_by", 
 ROW_KEYS = {"label", "method", "overrides", "paper", "baseline", "bucket", "notes", "config", "profiles"}
 BASELINES = ("masked_input", "telea")
 GROUP_BY = (None, "mask_type", "bucket")
-# model_info metrics -> keys of inpaint_suite.commands.model_info.model_info()
+# model_info metrics -> keys of assembly.model_info.model_info()
 MODEL_INFO_KEYS = {"params": "generator_params", "generator_params": "generator_params",
                    "discriminator_params": "discriminator_params", "gflops": "gflops"}
 
@@ -239,7 +239,7 @@ def row_base_config(sweep: Sweep, row: Row) -> dict[str, Any]:
     model swaps in the ``model`` section of the method's own packaged config (``aim_track1``: the AIM protocol with
     each method's model); a baseline row has no model.
     """
-    from inpaint_suite.config import load_config
+    from assembly.config import load_config
     from lightning_modules import METHODS
 
     name = base_config_name(sweep, row)
@@ -272,7 +272,7 @@ def protocol_layer(sweep: Sweep) -> dict[str, Any]:
 
 
 def _init_names(cls: type) -> set[str]:
-    from inpaint_suite.config import init_arg_names
+    from assembly.config import init_arg_names
 
     return set(init_arg_names(cls))
 
@@ -287,7 +287,7 @@ def check_keys(keys: list[str], model_section: dict[str, Any] | None, where: str
     """Every dotted key must name a real option: ``model.init_args.X`` of the row's method, ``data.X`` of the
     DataModule, ``trainer.X`` of the Trainer, or ``seed_everything``."""
     from datamodules import InpaintDataModule
-    from inpaint_suite.config import model_class_of
+    from assembly.config import model_class_of
 
     data_names = _init_names(InpaintDataModule)
     trainer_names = None

@@ -27,7 +27,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 from sweeps.trial import HANDED_BACK
 
 CLAIMS_TABLE = "inpaint_sweep_claims"

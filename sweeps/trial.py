@@ -163,7 +163,7 @@ def save_preemption_checkpoint(trainer, path: Path) -> None:
 
 def checkpoint_step(path: Path) -> int:
     """The ``global_step`` of a checkpoint, loaded as ``--ckpt_path last`` checks it (weights only, memory-mapped)."""
-    from inpaint_suite.resume import read_training_state
+    from assembly.resume import read_training_state
 
     return int(read_training_state(Path(path))["global_step"])
 
@@ -180,7 +180,7 @@ def run_fit_test(config_path: Path, prune: dict[str, Any] | None, out: Path, ckp
     """
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from inpaint_suite.lightning_cli import build_cli
+    from assembly.lightning_cli import build_cli
 
     cli = build_cli(["--config", str(config_path)], run=False)
     trainer, model, datamodule = cli.trainer, cli.model, cli.datamodule

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 from inpaint_suite.commands import learning
 
 SECTIONS = ("methods", "masks", "strokes", "metrics", "cra")
@@ -193,7 +193,7 @@ def method_overrides(name: str, size: int) -> dict:
 
 
 def build_method(name: str, overrides: dict | None = None):
-    from inpaint_suite.config import build_model, load_config
+    from assembly.config import build_model, load_config
 
     section = load_config(name).get("model", {})
     return build_model(section, {"vgg_weights": "random", "log_images_every_n_steps": 0, **(overrides or {})})

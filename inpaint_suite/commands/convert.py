@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:

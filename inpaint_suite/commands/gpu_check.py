@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 from inpaint_suite.commands import bench
 
 # torch.compile rows come last: their compile time is the least predictable, so an overrun costs only them

@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _per_method(values: list[str] | None, default: dict[str, int], option: str) -> dict[str, int]:
     """``N`` (every method) or ``METHOD=N`` items over ``default``; a bad item is a usage error (exit 2)."""
-    from inpaint_suite.cli import UsageError
+    from assembly.errors import UsageError
 
     out = dict(default)
     for value in values or []:

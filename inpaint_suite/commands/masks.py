@@ -32,7 +32,7 @@ def _parse_generator(text: str, sets: list[str]) -> Any:
     else:
         spec = stripped
     if sets:
-        from inpaint_suite.config import parse_sets
+        from assembly.config import parse_sets
 
         spec = {"name": spec} if isinstance(spec, str) else dict(spec)
         spec.update(parse_sets(sets))

@@ -10,38 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
-from inpaint_suite.cli import UsageError
-from inpaint_suite.config import build_model, load_config, parse_sets
+from assembly import model_info as info_module
+from assembly.config import parse_sets
 from lightning_modules import METHODS
-from networks.parameters import count_parameters
-
-
-@torch.no_grad()
-def generator_gflops(model, size: int = 256) -> float:
-    model.eval()
-    batch = model.example_batch(size=size, batch_size=1)
-    with FlopCounterMode(display=False) as counter:
-        model.generate(batch)
-    return counter.get_total_flops() / 1e9
-
-
-def model_info(method: str, overrides: dict | None = None, size: int = 256, config: str | None = None) -> dict:
-    """``{"generator_params", "discriminator_params", "gflops_256"}`` of ``method`` with ``overrides``."""
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}; choose from {', '.join(sorted(METHODS))}")
-    section = load_config(config or method).get("model", {})
-    overrides = {**(overrides or {})}
-    overrides.setdefault("vgg_weights", "random")  # counts never need pretrained VGG weights
-    model = build_model(section, overrides)
-    info = {
-        "generator_params": count_parameters(model.generator, trainable_only=False),
-        "discriminator_params": count_parameters(model.discriminator, trainable_only=False),
-        f"gflops_{size}": round(generator_gflops(model, size), 4),
-    }
-    return info
 
 
 def main(argv: list[str]) -> int:
@@ -53,7 +24,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--size", type=int, default=256, help="square input size for FLOPs (default 256)")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args(argv)
-    info = model_info(args.method, parse_sets(args.sets, strip_prefix="model.init_args."), args.size, args.config)
+    info = info_module.model_info(args.method, parse_sets(args.sets, strip_prefix="model.init_args."), args.size, args.config)
     if args.json:
         print(json.dumps(info))
     else:

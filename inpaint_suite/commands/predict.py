@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 
 DOWNSAMPLE = ("average", "nearest", "bilinear", "bicubic", "area")
 PIPELINES = ("ours", "official")
@@ -244,7 +244,7 @@ def run_official(args: argparse.Namespace, photo: np.ndarray, model) -> int:
 
 
 def load_model(method: str | None, config: str | None, weights: str | None):
-    from inpaint_suite.config import build_model, load_config
+    from assembly.config import build_model, load_config
     from lightning_modules import METHODS
 
     if method is None and config is None:
@@ -271,7 +271,7 @@ def load_model(method: str | None, config: str | None, weights: str | None):
 
 def main(argv: list[str], command: str = "predict") -> int:
     if "--image" not in argv and not any(a.startswith("--image=") for a in argv):
-        from inpaint_suite.lightning_cli import main as lightning_main
+        from assembly.lightning_cli import main as lightning_main
 
         return lightning_main(argv, command="predict")
     args = build_parser().parse_args(argv)

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from inpaint_suite.cli import UsageError, main
-from inpaint_suite.lightning_cli import resolve_config_args
+from assembly.errors import UsageError
+from inpaint_suite.cli import main
+from assembly.lightning_cli import resolve_config_args
 
 EXE = [sys.executable, "-m", "inpaint_suite.cli"]
 
@@ -73,7 +74,7 @@ def test_model_info_bad_input_exits_2(capsys):
 
 def test_gflops_match_a_hand_count():
     """FLOPs = 2 x MACs of the convolutions: check against the layer shapes of the tiny generator."""
-    from inpaint_suite.commands.model_info import model_info
+    from assembly.model_info import model_info
 
     info = model_info("tiny", {"width": 4})
     s, w = 256, 4
@@ -149,7 +150,7 @@ def no_heavy_work(monkeypatch):
     (["--config", "tiny", "--data.mask_dir={tmp}/none"], ["data.mask_dir", "does not exist"]),
 ])
 def test_bad_values_are_refused_before_any_heavy_work(argv, words, tmp_path, no_heavy_work):
-    from inpaint_suite.lightning_cli import main as lightning_main
+    from assembly.lightning_cli import main as lightning_main
 
     with pytest.raises(UsageError) as error:
         lightning_main([a.format(tmp=tmp_path) for a in argv], command="fit")
@@ -159,7 +160,7 @@ def test_bad_values_are_refused_before_any_heavy_work(argv, words, tmp_path, no_
 
 def test_the_heavy_work_guard_is_reached_by_a_good_command_line(tmp_path, no_heavy_work):
     """The control of the test above: without a bad value the patched constructor is what stops the run."""
-    from inpaint_suite.lightning_cli import main as lightning_main
+    from assembly.lightning_cli import main as lightning_main
 
     # (jsonargparse re-raises constructor errors as ValueError, which the CLI reports as a configuration error)
     with pytest.raises((HeavyWork, UsageError), match="built a model"):
@@ -167,7 +168,7 @@ def test_the_heavy_work_guard_is_reached_by_a_good_command_line(tmp_path, no_hea
 
 
 def test_a_bad_value_in_a_yaml_file_names_the_file(tmp_path, no_heavy_work):
-    from inpaint_suite.lightning_cli import main as lightning_main
+    from assembly.lightning_cli import main as lightning_main
 
     bad = tmp_path / "mine.yaml"
     bad.write_text("model:\n  init_args:\n    test_metrics: [psnr, psnrr]\ndata:\n  image_size: 100\n")
@@ -181,8 +182,8 @@ def test_a_bad_value_in_a_yaml_file_names_the_file(tmp_path, no_heavy_work):
 def test_every_packaged_config_passes_the_checks_or_lacks_only_its_data(stage, monkeypatch):
     """No false alarm: each packaged config gets through the checks, except for a dataset folder that is not on
     this machine (the message then names the config file)."""
-    from inpaint_suite.lightning_cli import InpaintCLI
-    from inpaint_suite.lightning_cli import main as lightning_main
+    from assembly.lightning_cli import InpaintCLI
+    from assembly.lightning_cli import main as lightning_main
     from lightning_modules import config_names, config_path
 
     def reached(self):

@@ -476,7 +476,7 @@ def test_places2_and_celebahq_configs_are_the_default_schedule_with_other_data()
 
 @pytest.mark.parametrize("config", ["aotgan", "aotgan_celebahq", "aotgan_smoke"])
 def test_configs_instantiate_through_the_cli(config):
-    from inpaint_suite.lightning_cli import build_cli
+    from assembly.lightning_cli import build_cli
 
     # the built-in photos instead of the config's dataset: the CLI checks data roots before building anything
     cli = build_cli(["--config", config, "--data.dataset=sample", "--data.mask_dir=null", "--data.eval_mask_dir=null",

@@ -371,7 +371,7 @@ def test_official_track2_config_is_aim_track2_with_the_raw_seg_colours():
 
 
 def test_sweep_files_use_existing_options_and_keep_lost_numbers_null():
-    from inpaint_suite.config import init_arg_names
+    from assembly.config import init_arg_names
     from lightning_modules import method_class
 
     valid = set(init_arg_names(DeepGIN))

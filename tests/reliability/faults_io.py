@@ -9,7 +9,7 @@ from pathlib import Path
 
 import lightning as L
 
-from inpaint_suite.checkpoint_io import AtomicCheckpointIO
+from assembly.checkpoint_io import AtomicCheckpointIO
 
 
 class HangInsideCheckpointWrite(AtomicCheckpointIO):

@@ -189,7 +189,7 @@ def test_user_error_exits_2_with_one_line(argv, fragment, files, capsys):
 
 def test_a_genuine_bug_keeps_its_traceback(monkeypatch):
     """Only user-input errors become exit 2: an unexpected exception inside a command propagates."""
-    import inpaint_suite.commands.model_info as model_info
+    import assembly.model_info as model_info
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")

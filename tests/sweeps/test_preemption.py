@@ -1,4 +1,4 @@
-"""Preemption and resume (sweeps/runner.py, sweeps/trial.py, inpaint_suite/resume.py, sweeps/study.py).
+"""Preemption and resume (sweeps/runner.py, sweeps/trial.py, assembly/resume.py, sweeps/study.py).
 
 Trials run ``sweep_fake_trial`` with simulated steps (``FAKE_TRIAL_STEP_SLEEP``): it writes real ``torch.save``
 checkpoints, continues from ``--ckpt-path`` and hands back on SIGTERM/SIGUSR1 through the real trial's handler.
@@ -176,7 +176,7 @@ def test_a_truncated_newest_checkpoint_is_reported_and_the_previous_one_used(tmp
 
     import torch
 
-    from inpaint_suite.resume import find_resume_checkpoint
+    from assembly.resume import find_resume_checkpoint
 
     older, newer = tmp_path / "00-a-t0", tmp_path / "00-a-t3"
     for folder, step in ((older, 150), (newer, 200)):

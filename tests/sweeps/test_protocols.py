@@ -13,7 +13,7 @@ from sweep_helpers import run_sweep, sweep_env
 
 from evaluation import protocols
 from evaluation.protocols import PROTOCOL_KEYS, PROTOCOLS, protocol_options
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 from sweeps.runner import evaluation_notes, row_config
 from sweeps.spec import load_sweep, sweep_names
 

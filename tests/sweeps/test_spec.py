@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from inpaint_suite import cli
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 from sweeps.spec import load_sweep, paper_groups, sweep_names, validate_sweep
 
 

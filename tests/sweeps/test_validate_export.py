@@ -56,7 +56,7 @@ def test_unknown_set_key_is_exit_2(tmp_path, four_row_sweep, capsys, option):
 def test_unknown_nested_key_is_named_by_the_parse(tmp_path):
     from pathlib import Path
 
-    from inpaint_suite.cli import UsageError
+    from assembly.errors import UsageError
     from sweeps.check import parse_trial_config
     from sweeps.runner import row_config
     from sweeps.spec import load_sweep

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from inpaint_suite.cli import main
-from inpaint_suite.config import build_model, load_config
+from assembly.config import build_model, load_config
 from inpaint_suite.convert import converter, tables_for
 from inpaint_suite.convert.madf import OFFICIAL_PREFIX
 

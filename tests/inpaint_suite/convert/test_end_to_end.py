@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from inpaint_suite.cli import main
-from inpaint_suite.config import build_model, load_config
+from assembly.config import build_model, load_config
 from inpaint_suite.convert import converter
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from inpaint_suite.cli import main
-from inpaint_suite.config import build_model, load_config
+from assembly.config import build_model, load_config
 from inpaint_suite.convert import converter, tables_for
 from inpaint_suite.convert.tf_bundle import read_checkpoint
 

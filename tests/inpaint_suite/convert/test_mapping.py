@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from inpaint_suite.config import build_model, load_config
+from assembly.config import build_model, load_config
 from inpaint_suite.convert import converter, tables_for
 from inpaint_suite.convert.common import check_table_against_model
 from inpaint_suite.convert.madf import OFFICIAL_PREFIX

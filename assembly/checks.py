@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 
 OPTIMIZER_KEYS = ("optimizer", "lr_scheduler")
 

@@ -11,10 +11,10 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules import InpaintDataModule
-from inpaint_suite import progress, resume
-from inpaint_suite.checkpoint_io import install_atomic_checkpoint_io
-from inpaint_suite.cli import UsageError, torch_load_argument
-from inpaint_suite.preemption import PreemptionCheckpoint, exit_code
+from assembly import progress, resume
+from assembly.checkpoint_io import install_atomic_checkpoint_io
+from assembly.errors import UsageError, torch_load_argument
+from assembly.preemption import PreemptionCheckpoint, exit_code
 from lightning_modules import config_names, config_path, part_names
 from lightning_modules.base import InpaintingModule
 
@@ -71,7 +71,7 @@ class InpaintCLI(LightningCLI):
         check_checkpoint_args(config)
         if flag_value(self.raw_args, INIT_FROM_FLAGS) is None:  # on the command line: with_weights_options did it
             check_weights_options(config)
-        from inpaint_suite.checks import check_config
+        from assembly.checks import check_config
 
         check_config(config, self.subcommand, self.raw_args)  # every bad value, before the model is built
         trainer = config.trainer
@@ -96,7 +96,7 @@ class InpaintCLI(LightningCLI):
 
 def prepare_trainer_for_long_runs(trainer) -> None:
     """Atomic checkpoint writes, checkpoints in the run's own folder (not a logger version's), and a checkpoint on
-    preemption: see ``inpaint_suite.checkpoint_io``, ``inpaint_suite.resume`` and ``inpaint_suite.preemption``."""
+    preemption: see ``assembly.checkpoint_io``, ``assembly.resume`` and ``assembly.preemption``."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     install_atomic_checkpoint_io(trainer)
@@ -144,7 +144,7 @@ def apply_run_name(config) -> None:
 
 
 def resolve_last_checkpoint(config, subcommand: str | None) -> None:
-    """``--ckpt_path last`` becomes the newest loadable checkpoint of the run (see ``inpaint_suite.resume``),
+    """``--ckpt_path last`` becomes the newest loadable checkpoint of the run (see ``assembly.resume``),
     before the model is built. ``fit`` with nothing to resume starts from step 0 (one command for the first
     submission and every requeue); ``test``/``validate``/``predict`` with nothing to load are a usage error."""
     if "ckpt_path" not in config or config.get("ckpt_path") != "last":

@@ -4,7 +4,7 @@ Lightning already turns SIGTERM into a ``SIGTERMException`` raised after the cur
 SLURM with auto-requeue handles SIGUSR1 itself (it writes ``hpc_ckpt_N.ckpt`` and requeues the job). What it does not
 do is keep the work of a plain SIGTERM (a scheduler's preemption, ``kill``, a cloud spot reclaim), nor react to
 SIGUSR1 outside SLURM. This callback adds both: the signal stops the run after the current batch, ``last.ckpt`` is
-written (atomically, see ``inpaint_suite.checkpoint_io``) in the run's checkpoint folder, and the process exits with
+written (atomically, see ``assembly.checkpoint_io``) in the run's checkpoint folder, and the process exits with
 ``128 + signal number`` (143 for SIGTERM, 138 for SIGUSR1), the shell's convention for "ended by this signal".
 """
 

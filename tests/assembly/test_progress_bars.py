@@ -1,4 +1,4 @@
-"""Lightning's progress bars on step-limited runs count steps (inpaint_suite/progress.py), and fit installs them."""
+"""Lightning's progress bars on step-limited runs count steps (assembly/progress.py), and fit installs them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
 from lightning.pytorch.demos.boring_classes import BoringModel
 
-from inpaint_suite.progress import StepRichProgressBar, StepTQDMProgressBar, install
+from assembly.progress import StepRichProgressBar, StepTQDMProgressBar, install
 
 
 def _fit(bar, tmp_path, **kwargs):
@@ -54,7 +54,7 @@ def test_install_replaces_the_stock_bar(tmp_path, stock, replacement):
 
 
 def test_fit_cli_uses_the_step_bar(tmp_path, monkeypatch):
-    from inpaint_suite.lightning_cli import build_cli
+    from assembly.lightning_cli import build_cli
 
     monkeypatch.chdir(tmp_path)
     cli = build_cli(["--config", "tiny", "--trainer.logger=false", "--trainer.max_steps=3"], run=False)

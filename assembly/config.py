@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from inpaint_suite.cli import UsageError
+from assembly.errors import UsageError
 from lightning_modules import config_names, config_path
 
 
