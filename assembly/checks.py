@@ -51,6 +51,34 @@ def check_config(config, subcommand: str | None, args: Sequence[str]) -> None:
         _check_model(module_class, _init_args(model), data, stage, check)
 
 
+# options that moved: a config or flag still giving the old key gets one line naming the new one (before parsing:
+# jsonargparse would only say "no action for key")
+MOVED_KEYS = {
+    "model.init_args.log_images_every_n_steps": ("image_grids.every_n_steps",
+                                                 "a top-level `image_grids:` section, e.g. image_grids: "
+                                                 "{every_n_steps: 500} (0 = no training grids)"),
+    "model.init_args.semantic_encoding": ("data.seg_encoding",
+                                          "the data module decodes the map; data.seg_encoding: labels | ade_rgb "
+                                          "(onehot -> labels) is the one option, passed on to the model"),
+}
+
+
+def check_moved_keys(args: Sequence[str]) -> None:
+    """Raise a :class:`UsageError` for the first option of :data:`MOVED_KEYS` that a ``--config`` file (as written
+    by ``resolve_config_args``: ``--config PATH``) or a flag (``--model.init_args.X``, ``--model.X``) still sets."""
+    for old, (new, how) in MOVED_KEYS.items():
+        parts = old.split(".")
+        flags = {"--" + old, "--model." + ".".join(parts[2:])}
+        for i, arg in enumerate(args):
+            where = None
+            if arg == "--config" and i + 1 < len(args) and _yaml_sets(args[i + 1], tuple(parts)):
+                where = args[i + 1]
+            elif arg.split("=", 1)[0] in flags:
+                where = "the command line"
+            if where:
+                raise UsageError(f"{old} (set in {where}) was replaced by {new}: {how}")
+
+
 # ------------------------------------------------------------------------------------------------------- pieces
 def _check_optimizers(config, module_class, check: Checker) -> None:
     from lightning_modules.base import InpaintingModule

@@ -77,6 +77,34 @@ def model_class_of(model_section: dict[str, Any]) -> type:
     return getattr(importlib.import_module(module), name)
 
 
+# model options a converted checkpoint may state that the CLI takes from the data section instead (linked there)
+DATA_LINKED_MODEL_ARGS = {"seg_encoding": "data.seg_encoding"}
+
+
+def converted_model_args(needed: dict[str, Any]) -> dict[str, Any]:
+    """The ``model_init_args`` a converted checkpoint records (``inpaint_suite.model_init_args``), in today's names.
+
+    Files converted before the data module decoded the Track-2 map say ``semantic_encoding: onehot | ade_rgb``;
+    that is now the model's ``seg_encoding: labels | ade_rgb``, set from ``data.seg_encoding``."""
+    args = dict(needed)
+    legacy = args.pop("semantic_encoding", None)
+    if legacy is not None:
+        args.setdefault("seg_encoding", "ade_rgb" if legacy == "ade_rgb" else "labels")
+    return args
+
+
+def data_options_for(model_args: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` options that give a model built with ``model_args`` the batches it reads (``seg_encoding``
+    and ``semantic`` for a model with a semantic input); ``{}`` when the model needs nothing particular."""
+    encoding = model_args.get("seg_encoding")
+    if encoding is None:
+        return {}
+    data = {"seg_encoding": encoding}
+    if model_args.get("semantic_channels"):
+        data["semantic"] = True
+    return data
+
+
 def check_model_overrides(model_section: dict[str, Any], keys: list[str], where: str = "") -> None:
     """Raise a UsageError naming the first unknown ``init_args`` key and the valid ones."""
     valid = init_arg_names(model_class_of(model_section))

@@ -32,16 +32,15 @@ def known_error(error: BaseException) -> tuple[str, int] | None:
     image_io = sys.modules.get("datamodules.image_io")
     if image_io is not None and isinstance(error, image_io.ImageReadError):  # an image/mask file named by the user
         return " ".join(str(error).split()), 2
-    base = sys.modules.get("lightning_modules.base")
-    if base is None:
-        return None
-    if isinstance(error, base.CheckpointError):
-        return " ".join(str(error).split()), 2
-    if isinstance(error, base.NonFiniteLossError):
-        return "training stopped: " + " ".join(str(error).split()), 1
+    weights = sys.modules.get("networks.weights")
+    if weights is not None and isinstance(error, weights.CheckpointError):
+        return " ".join(str(error).split()), weights.CheckpointError.exit_code
+    nonfinite = sys.modules.get("lightning_modules.nonfinite")
+    if nonfinite is not None and isinstance(error, nonfinite.NonFiniteLossError):
+        return "training stopped: " + " ".join(str(error).split()), nonfinite.NonFiniteLossError.exit_code
     loaded = torch_load_argument(error)
-    if loaded is not None:  # torch.load itself refused or could not parse a file the user named
-        return " ".join(base.describe_load_error(loaded, error).split()), 2
+    if loaded is not None and weights is not None:  # torch.load itself refused or could not parse a user's file
+        return " ".join(weights.describe_load_error(loaded, error).split()), 2
     return None
 
 

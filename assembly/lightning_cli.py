@@ -59,6 +59,12 @@ class InpaintCLI(LightningCLI):
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
+        from lightning_modules.callbacks import ImageGridLogger
+
+        # a forced callback: configs say `image_grids: {every_n_steps: N}` (0 = no training grids)
+        parser.add_lightning_class_args(ImageGridLogger, "image_grids")
+        # one option decides how the Track-2 map is encoded: the data module decodes it, the model records it
+        parser.link_arguments("data.seg_encoding", "model.init_args.seg_encoding", apply_on="parse")
         parser.add_argument("--run_name", type=str | None, default=None,
                             help="the run's folder name: trainer.default_root_dir becomes results/runs/NAME (a "
                                  "sibling of the config's), loggers and checkpoints follow; --ckpt_path last "
@@ -82,7 +88,7 @@ class InpaintCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         """Constructors validate their options (``nan_policy``, mask specs, ...): a ValueError there is a bad
         configuration, reported as one line, not a traceback."""
-        from lightning_modules.base import CheckpointError
+        from networks.weights import CheckpointError
 
         try:
             super().instantiate_classes()
@@ -95,9 +101,12 @@ class InpaintCLI(LightningCLI):
 
 
 def prepare_trainer_for_long_runs(trainer) -> None:
-    """Atomic checkpoint writes, checkpoints in the run's own folder (not a logger version's), and a checkpoint on
-    preemption: see ``assembly.checkpoint_io``, ``assembly.resume`` and ``assembly.preemption``."""
+    """Atomic checkpoint writes, checkpoints in the run's own folder (not a logger version's), a checkpoint on
+    preemption, and the random states in every checkpoint: see ``assembly.checkpoint_io``, ``assembly.resume``,
+    ``assembly.preemption`` and ``lightning_modules.callbacks.rng_state``."""
     from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from lightning_modules.callbacks import RNGStateCheckpoint
 
     install_atomic_checkpoint_io(trainer)
     for callback in trainer.checkpoint_callbacks:
@@ -105,6 +114,8 @@ def prepare_trainer_for_long_runs(trainer) -> None:
             callback.dirpath = str(resume.checkpoint_dir(trainer.default_root_dir))
     if not any(isinstance(cb, PreemptionCheckpoint) for cb in trainer.callbacks):
         trainer.callbacks.append(PreemptionCheckpoint())
+    if not any(isinstance(cb, RNGStateCheckpoint) for cb in trainer.callbacks):
+        trainer.callbacks.append(RNGStateCheckpoint())  # a resumed fit continues the random streams
     progress.install(trainer)  # step-limited runs: "Epoch E · step S/max_steps", not Lightning's "Epoch 0/-2"
 
 
@@ -244,11 +255,16 @@ def _cli_value(value) -> str:
 def with_weights_options(args: list[str]) -> list[str]:
     """``--model.init_from CONVERTED.ckpt`` brings the model options those weights need (HiFill's TF padding,
     DeepGIN Track 2's colour seg input, ...): they are inserted right after the last ``--config``, so they override
-    the config while the user's own later ``--model.init_args.<name>`` flags still win."""
-    needed = weights_model_args(flag_value(args, INIT_FROM_FLAGS))
+    the config while the user's own later flags still win. An option the CLI links from the data section
+    (``seg_encoding``) is given as that data option (``--data.seg_encoding``, with ``--data.semantic=true``)."""
+    from assembly.config import DATA_LINKED_MODEL_ARGS, converted_model_args, data_options_for
+
+    needed = converted_model_args(weights_model_args(flag_value(args, INIT_FROM_FLAGS)))
     if not needed:
         return args
-    flags = [f"--model.init_args.{key}={_cli_value(value)}" for key, value in needed.items()]
+    flags = [f"--model.init_args.{key}={_cli_value(value)}" for key, value in needed.items()
+             if key not in DATA_LINKED_MODEL_ARGS]
+    flags += [f"--data.{key}={_cli_value(value)}" for key, value in data_options_for(needed).items()]
     # after the last config (resolve_config_args writes each as "--config PATH"), else after the subcommand
     at = max((i + 2 for i, a in enumerate(args) if a == "--config"), default=1)
     print("init_from: the converted weights need " + ", ".join(f"{k}={v}" for k, v in needed.items()))
@@ -258,26 +274,38 @@ def with_weights_options(args: list[str]) -> list[str]:
 def check_weights_options(config) -> None:
     """A converted checkpoint named in a YAML ``init_from`` (not seen by :func:`with_weights_options`) whose
     required options the config contradicts is a usage error listing the flags to add."""
+    from assembly.config import DATA_LINKED_MODEL_ARGS, converted_model_args, data_options_for
+
     model = config.get("model") if "model" in config else None
     init_args = model.get("init_args") if model is not None and "init_args" in model else None
     if init_args is None or "init_from" not in init_args:
         return
-    needed = weights_model_args(init_args.get("init_from"))
-    wrong = {k: v for k, v in needed.items() if k in init_args and init_args[k] != v}
+    needed = converted_model_args(weights_model_args(init_args.get("init_from")))
+    data = config.get("data") if "data" in config else None
+    have = {f"model.init_args.{k}": init_args[k] for k in needed if k not in DATA_LINKED_MODEL_ARGS and k in init_args}
+    if data is not None:
+        have.update({f"data.{k}": data.get(k) for k in data_options_for(needed) if k in data})
+    want = {f"model.init_args.{k}": v for k, v in needed.items() if k not in DATA_LINKED_MODEL_ARGS}
+    want.update({f"data.{k}": v for k, v in data_options_for(needed).items()})
+    wrong = {k: v for k, v in want.items() if k in have and have[k] != v}
     if wrong:
-        have = ", ".join(f"{k}={init_args[k]}" for k in wrong)
-        flags = " ".join(f"--model.init_args.{k} {_cli_value(v)}" for k, v in wrong.items())
+        shown = ", ".join(f"{k}={have[k]}" for k in wrong)
+        flags = " ".join(f"--{k} {_cli_value(v)}" for k, v in wrong.items())
         raise UsageError(f"{init_args.get('init_from')} was converted for other model options than the config's "
-                         f"({have}); these weights need: {flags}")
+                         f"({shown}); these weights need: {flags}")
 
 
 def build_cli(argv: Sequence[str], run: bool = True, cli_class: type[InpaintCLI] | None = None) -> InpaintCLI:
     """``cli_class``: a subclass of InpaintCLI (the sweep runner's parse-only check uses the same parser)."""
+    from assembly.checks import check_moved_keys
+
+    args = resolve_config_args(argv)
+    check_moved_keys(args)  # an option that moved names its new key (jsonargparse would say "no action for key")
     return (cli_class or InpaintCLI)(
         InpaintingModule,
         InpaintDataModule,
         subclass_mode_model=True,
-        args=with_weights_options(resolve_config_args(argv)),
+        args=with_weights_options(args),
         run=run,
         save_config_kwargs={"overwrite": True},
         # errors raise ArgumentError (reported as one line by main) instead of printing the whole usage
@@ -306,7 +334,7 @@ def main(argv: Sequence[str], command: str = "fit") -> int:
         loaded = torch_load_argument(error)
         if loaded is None:
             raise
-        from lightning_modules.base import CheckpointError, describe_load_error
+        from networks.weights import CheckpointError, describe_load_error
 
         ckpt = loaded
         raise CheckpointError(describe_load_error(ckpt, error)) from error

@@ -43,8 +43,9 @@ class InpaintDataModule(L.LightningDataModule):
         semantic: also load Track-2 semantic maps (``seg``).
         seg_encoding: with ``semantic``, what ``seg`` holds: ``labels`` (default: the 51 AIM classes + other,
             one-hot ``(B, 52, H, W)`` float on the device) or ``ade_rgb`` (the raw ADE20K ``*_seg.png`` colours,
-            ``(B, 3, H, W)`` uint8, resampled like the image; instance ids in B included): the input of the official
-            DeepGIN Track-2 weights, read by a model with ``semantic_encoding: ade_rgb``. ``ade20k`` full layout only.
+            resampled like the image, delivered as ``(B, 3, H, W)`` float colours / 255; instance ids in B included):
+            the input of the official DeepGIN Track-2 weights (``model.init_args.semantic_channels: 3``). ``ade20k``
+            full layout only. The CLI links this option to the model's ``seg_encoding``.
         train_length, val_length, test_length: cap (or, for ``sample``, set) the number of items per split.
         dataset_options: extra keyword arguments of the dataset class (e.g. list files, split names).
         masks_per_image: training only: a list of generator specs; every image is repeated once per spec, each copy
@@ -276,12 +277,15 @@ class InpaintDataModule(L.LightningDataModule):
         return out
 
     def add_semantic_channels(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """``seg_labels`` ``(B, H, W)`` uint8 → ``seg`` ``(B, 52, H, W)`` one-hot on the batch's device
-        (51 channels, "other" dropped, with ``dataset_options.other_channel: false``). ``seg_rgb`` (``seg_encoding:
-        ade_rgb``) becomes ``seg`` as it is, ``(B, 3, H, W)`` uint8: the model (``semantic_encoding: ade_rgb``)
-        scales it to [0, 1], and its dtype tells a one-hot model that the data were configured for the other."""
+        """Decode the Track-2 map on the batch's device into ``seg``, float in the image's dtype, as the model reads
+        it (``data.seg_encoding``, the one option for it; the CLI passes it on to the model):
+
+        - ``labels``: ``seg_labels`` ``(B, H, W)`` uint8 -> ``(B, 52, H, W)`` one-hot (51 channels, "other" dropped,
+          with ``dataset_options.other_channel: false``);
+        - ``ade_rgb``: ``seg_rgb`` ``(B, 3, H, W)`` uint8 raw colours -> ``seg_rgb / 255`` in [0, 1], the official
+          DeepGIN Track-2 ``ToTensor`` (:func:`seg_from_colours`)."""
         if "seg_rgb" in batch and "seg" not in batch:
-            batch["seg"] = batch.pop("seg_rgb")
+            batch["seg"] = seg_from_colours(batch.pop("seg_rgb"), batch["image"].dtype)
         if "seg_labels" in batch and "seg" not in batch:
             from datamodules.datasets.ade20k_labels import NUM_AIM_CLASSES
 
@@ -295,3 +299,9 @@ class InpaintDataModule(L.LightningDataModule):
     def on_after_batch_transfer(self, batch: dict[str, Any], dataloader_idx: int) -> dict[str, Any]:
         training = self.trainer is not None and self.trainer.training
         return self.add_masks(self.add_semantic_channels(batch), training)
+
+
+def seg_from_colours(rgb: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """ADE20K ``*_seg.png`` colours ``(B, 3, H, W)`` uint8 -> ``(B, 3, H, W)`` ``dtype`` in [0, 1] (``rgb / 255``, the
+    official DeepGIN Track-2 ``ToTensor``): ``data.seg_encoding: ade_rgb`` and ``predict --seg`` for such a model."""
+    return rgb.to(dtype) / 255

@@ -31,7 +31,7 @@ from torchmetrics import Metric  # noqa: E402
 from torchmetrics.image.fid import FrechetInceptionDistance  # noqa: E402
 from torchmetrics.utilities import dim_zero_cat  # noqa: E402
 
-__all__ = ["InpaintingEvaluator", "PER_IMAGE_METRICS", "SET_METRICS", "ALL_METRICS", "DEFAULT_METRICS"]
+__all__ = ["InpaintingEvaluator", "pixel_scores", "pixel_scale", "PIXEL_METRICS", "PER_IMAGE_METRICS", "SET_METRICS", "ALL_METRICS", "DEFAULT_METRICS"]
 
 
 
@@ -323,30 +323,16 @@ class InpaintingEvaluator(nn.Module):
         device = pred.device
         self._sizes.add((h, w))
 
-        if self.quantize:
-            p8, t8 = to_uint8(pred), to_uint8(target)
-            p_signed, t_signed = uint8_to_signed(p8), uint8_to_signed(t8)
-        else:  # float pixel values on the 0..255 scale, no rounding
-            p8, t8 = (pred.float() + 1) * 127.5, (target.float() + 1) * 127.5
-            p_signed, t_signed = pred.float(), target.float()
-
-        scores: dict[str, torch.Tensor] = {}
+        p8, t8 = pixel_scale(pred, self.quantize), pixel_scale(target, self.quantize)
+        p_signed, t_signed = (uint8_to_signed(p8), uint8_to_signed(t8)) if self.quantize else (pred.float(),
+                                                                                                target.float())
+        pixel = [name for name in self.scores.names if name in PIXEL_METRICS]
+        scores = pixel_scores(pixel, p8, t8, mask, psnr_zero_mse=self.psnr_zero_mse, ssim_preset=self.ssim_preset)
         for name in self.scores.names:
-            if name == "psnr":
-                scores[name] = psnr(p8, t8, zero_mse=self.psnr_zero_mse)
-            elif name == "ssim":
-                scores[name] = ssim(p8, t8, preset=self.ssim_preset)
-            elif name == "ms_ssim":
-                scores[name] = ms_ssim(p8, t8)
-            elif name == "l1":
-                scores[name] = l1(p8, t8)
-            elif name == "l1_hole":
-                scores[name] = l1_hole(p8, t8, mask)
-            elif name == "l1_rel":
-                scores[name] = l1_rel(p8, t8)
-            else:  # lpips, lpips_alex, lpips_vgg
+            if name not in PIXEL_METRICS:  # lpips, lpips_alex, lpips_vgg
                 net = "alex" if name == "lpips_alex" else "vgg" if name == "lpips_vgg" else self.lpips_net
                 scores[name] = self.lpips_nets[net](p_signed, t_signed).double()
+        scores = {name: scores[name] for name in self.scores.names}
 
         ratio = hole_ratio(mask)
         bucket_id = torch.tensor([self._bucket_index(float(r)) for r in ratio.tolist()], device=device)
@@ -552,6 +538,39 @@ class InpaintingEvaluator(nn.Module):
                                "pairing": "by image", "scale": "fraction in [0, 1] (x100 for %)"}
         settings.update(self.extra_settings)
         return settings
+
+
+PIXEL_METRICS = ("psnr", "ssim", "ms_ssim", "l1", "l1_hole", "l1_rel")
+
+
+def pixel_scale(x: torch.Tensor, quantize: bool = True) -> torch.Tensor:
+    """``(B, 3, H, W)`` in [-1, 1] -> the 0..255 values the pixel metrics read: uint8 after a PNG round trip
+    (``quantize``, the default), else float without rounding."""
+    return to_uint8(x) if quantize else (x.float() + 1) * 127.5
+
+
+def pixel_scores(names: Sequence[str], pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, *,
+                 psnr_zero_mse: str = "cap", ssim_preset: str = "gaussian11") -> dict[str, torch.Tensor]:
+    """Per-image ``(B,)`` float64 values of the pixel metrics ``names`` (of :data:`PIXEL_METRICS`) on ``pred`` and
+    ``target`` scaled by :func:`pixel_scale`; mask ``(B, 1, H, W)``, 1 = hole. The harness's definitions, shared by
+    ``InpaintingEvaluator.update`` and the training module's validation, so ``val/`` and ``test/`` agree."""
+    scores: dict[str, torch.Tensor] = {}
+    for name in names:
+        if name == "psnr":
+            scores[name] = psnr(pred, target, zero_mse=psnr_zero_mse)
+        elif name == "ssim":
+            scores[name] = ssim(pred, target, preset=ssim_preset)
+        elif name == "ms_ssim":
+            scores[name] = ms_ssim(pred, target)
+        elif name == "l1":
+            scores[name] = l1(pred, target)
+        elif name == "l1_hole":
+            scores[name] = l1_hole(pred, target, mask)
+        elif name == "l1_rel":
+            scores[name] = l1_rel(pred, target)
+        else:
+            raise ValueError(f"{name!r} is not a pixel metric; choose from {', '.join(PIXEL_METRICS)}")
+    return scores
 
 
 def _fid_from_states(metric: FrechetInceptionDistance, unbiased: bool = True, scipy: bool = False) -> float:

@@ -6,7 +6,8 @@ Sources, in order:
 3. ``url`` through ``torch.hub.load_state_dict_from_url``: a file already in ``torch.hub.get_dir()/checkpoints/``
    (``$TORCH_HOME/hub/checkpoints``) is used without network access; otherwise it is downloaded there.
 
-Every failure raises :class:`WeightsError` with one message that names the file or URL and, for URLs, the exact
+Every failure raises :class:`networks.weights.CheckpointError` (the suite's one error type for an unusable
+weights file, exit code 2 at the console) with one message that names the file or URL and, for URLs, the exact
 cache path to copy the file into.
 """
 
@@ -23,9 +24,10 @@ from torch import nn
 from networks.backbones.alexnet import AlexNet
 from networks.backbones.inception import FIDInceptionV3
 from networks.backbones.vgg import VGG
+from networks.weights import CheckpointError, describe_load_error
 
 __all__ = [
-    "WeightsError",
+    "CheckpointError",
     "VGG_URLS",
     "hub_cache_path",
     "read_state_dict",
@@ -56,10 +58,6 @@ INCEPTION_URLS = {
 _MAX_LISTED_KEYS = 5
 
 
-class WeightsError(RuntimeError):
-    """Weights could not be found, downloaded, read or matched to the module."""
-
-
 def hub_cache_path(url: str) -> Path:
     """Where ``torch.hub`` keeps (and first looks for) the file of ``url``: ``<hub dir>/checkpoints/<basename>``."""
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
@@ -70,7 +68,7 @@ def _unwrap(obj: object, source: str) -> dict[str, torch.Tensor]:
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise WeightsError(f"{source} does not hold a state dict (a mapping of names to tensors)")
+        raise CheckpointError(f"{source} does not hold a state dict (a mapping of names to tensors)")
     return dict(obj)
 
 
@@ -85,7 +83,7 @@ def read_state_dict(
     if path is not None:
         file = Path(path)
         if not file.is_file():
-            raise WeightsError(f"weights file not found: {file}")
+            raise CheckpointError(f"weights file not found: {file}")
         return _load_file(file), str(file)
     if url is None:
         raise ValueError("load weights from a `path` or a `url`; neither was given")
@@ -101,7 +99,7 @@ def read_state_dict(
         )
     except Exception as exc:  # network errors, hash mismatch, corrupt cache file: one message for all
         where = f" or into {Path(weights_dir) / basename}" if weights_dir is not None else ""
-        raise WeightsError(
+        raise CheckpointError(
             f"could not load weights from {url} ({type(exc).__name__}: {exc}). "
             f"Download that file on a machine with internet access and copy it to {cache}{where}."
         ) from exc
@@ -111,8 +109,8 @@ def read_state_dict(
 def _load_file(file: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(f"could not read weights file {file} ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # an unsafe pickle is named as such (describe_load_error), never run
+        raise CheckpointError(describe_load_error(file, exc)) from exc
     return _unwrap(obj, str(file))
 
 
@@ -143,7 +141,7 @@ def load_weights(
         check_hash: verify the ``-<sha256 prefix>`` in the URL's file name when downloading.
 
     Raises:
-        WeightsError: file missing / download failed (names the URL and the cache path), or keys do not match
+        CheckpointError: file missing / download failed (names the URL and the cache path), or keys do not match
             (names the file and the first mismatched keys).
     """
     state, source = read_state_dict(url=url, path=path, weights_dir=weights_dir, check_hash=check_hash)
@@ -157,7 +155,7 @@ def load_weights(
         if k in own and tuple(v.shape) != tuple(own[k].shape)
     ]
     if bad_shapes:
-        raise WeightsError(f"shape mismatch loading {source} into {type(module).__name__}: {_first(bad_shapes)}")
+        raise CheckpointError(f"shape mismatch loading {source} into {type(module).__name__}: {_first(bad_shapes)}")
 
     result = module.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
@@ -168,7 +166,7 @@ def load_weights(
             parts.append(f"missing keys: {_first(missing)}")
         if unexpected:
             parts.append(f"unexpected keys: {_first(unexpected)}")
-        raise WeightsError(
+        raise CheckpointError(
             f"weights in {source} do not match {type(module).__name__} ({'; '.join(parts)})"
         )
     return module
@@ -236,8 +234,8 @@ def lpips_head_path(net: str) -> Path:
 
     spec = importlib.util.find_spec("torchmetrics")
     if spec is None or spec.origin is None:
-        raise WeightsError("torchmetrics is not installed: it ships the LPIPS linear heads (lpips_models/*.pth)")
+        raise CheckpointError("torchmetrics is not installed: it ships the LPIPS linear heads (lpips_models/*.pth)")
     file = Path(spec.origin).parent / "functional" / "image" / "lpips_models" / f"{net}.pth"
     if not file.is_file():
-        raise WeightsError(f"LPIPS head file not found: {file} (expected inside the torchmetrics package)")
+        raise CheckpointError(f"LPIPS head file not found: {file} (expected inside the torchmetrics package)")
     return file

@@ -244,10 +244,10 @@ def build_method(method: str, overrides: dict[str, Any] | None = None, checkpoin
     ``weights_only=True`` (``load_weights_file``): a file whose pickle would run code is refused
     (``CheckpointError``), never executed."""
     from assembly.config import build_model, load_config
-    from lightning_modules.base import load_weights_file
+    from networks.weights import load_weights_file
 
     model = build_model(load_config(method)["model"],
-                        {"vgg_weights": "random", "log_images_every_n_steps": 0, **(overrides or {})})
+                        {"vgg_weights": "random", **(overrides or {})})
     label = "RANDOM WEIGHTS (no checkpoint): shows the pipeline, not a trained model"
     if checkpoint is not None:
         state = load_weights_file(checkpoint)

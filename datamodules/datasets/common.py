@@ -284,7 +284,7 @@ class ImageFileDataset(Dataset):
             raise ImageReadError(self.files[j], f"cannot be cropped/resized: {error}") from error
         item = {"image": to_tensor_image(image), "index": j, "name": self.name_at(j)}
         if seg is not None and self.seg_encoding == "ade_rgb":
-            # raw colours travel as uint8 too; the module scales them to [0, 1] (semantic_encoding: ade_rgb)
+            # raw colours travel as uint8 too; the DataModule scales them to [0, 1] on the device (seg_from_colours)
             item["seg_rgb"] = torch.from_numpy(np.ascontiguousarray(seg, dtype=np.uint8)).permute(2, 0, 1).contiguous()
         elif seg is not None:
             # labels travel as uint8 (1 byte/pixel instead of 52 floats); the DataModule expands them on the device

@@ -196,7 +196,7 @@ def build_method(name: str, overrides: dict | None = None):
     from assembly.config import build_model, load_config
 
     section = load_config(name).get("model", {})
-    return build_model(section, {"vgg_weights": "random", "log_images_every_n_steps": 0, **(overrides or {})})
+    return build_model(section, {"vgg_weights": "random", **(overrides or {})})
 
 
 def train_step_fn(model, batch: dict, opt_g, opt_d, mode: str, device: torch.device) -> Callable[[], None]:

@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
           f"{count:,} values")
     needed = {k: v for k, v in meta["model_init_args"].items()}
     print("model options these weights need: " + ", ".join(f"{k}={v}" for k, v in needed.items()))
-    if needed.get("semantic_encoding") == "ade_rgb":
+    if needed.get("seg_encoding") == "ade_rgb":
         print("they read the raw ADE20K *_seg.png colours: data.semantic=true, data.seg_encoding=ade_rgb (config "
               "deepgin_track2_official); predict needs --seg SEG.png")
     return 0

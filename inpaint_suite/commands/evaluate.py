@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from datamodules.image_io import read_gray, read_rgb
     from evaluation.folder import FolderError, ImageReader, evaluate_folders
     from evaluation.guard import TorchvisionMismatchError
-    from evaluation.pretrained import WeightsError
+    from networks.weights import CheckpointError
 
     for key in ("ssim_preset", "lpips_net", "fid_resize", "fid_covariance"):
         if getattr(args, key) is not None:
@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             reader=ImageReader(read_rgb, read_gray, "datamodules.image_io.read_rgb / read_gray (as training reads)"),
             warn=_warn,
         )
-    except (FolderError, WeightsError, TorchvisionMismatchError, ValueError) as exc:
+    except (FolderError, CheckpointError, TorchvisionMismatchError, ValueError) as exc:
         return _fail(str(exc))
     except RuntimeError as exc:
         if "torch-fidelity" in str(exc) or "lpips" in str(exc):

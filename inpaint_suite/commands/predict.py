@@ -10,8 +10,8 @@ output are the input's, bit for bit.
 
 A model with a semantic input (AIM Track 2, ``semantic_channels > 0``) needs ``--seg SEG.png``: an ADE20K
 full-release ``*_seg.png`` (class = R/10*256 + G) of the photo's size, encoded as the model reads it: one-hot over
-the 51 AIM classes + other (``semantic_encoding: onehot``, through ``mapFromADE.txt``, ``--ade-map``) or the raw
-colours (``ade_rgb``: converted official DeepGIN Track 2). Through CRA the map is resized to the base size with
+the 51 AIM classes + other (the model's ``seg_encoding: labels``, through ``mapFromADE.txt``, ``--ade-map``) or
+the raw colours / 255 (``ade_rgb``: converted official DeepGIN Track 2), as the data module decodes them. Through CRA the map is resized to the base size with
 nearest neighbour.
 
 ``--pipeline official`` replaces all of the above by the authors' own test script around our network (converted
@@ -91,8 +91,9 @@ def read_mask(path: str, shape: tuple[int, int], polarity: str) -> np.ndarray:
 
 def read_seg(path: str, shape: tuple[int, int], encoding: str, channels: int,
              ade_map: str | None = None) -> torch.Tensor:
-    """``--seg`` as the model reads it: ``(1, 3, H, W)`` uint8 raw colours (``ade_rgb``) or ``(1, C, H, W)`` float
-    one-hot over the AIM classes (``onehot``; C = 52 with "other", 51 without), the ADE datamodule's mapping."""
+    """``--seg`` as the model reads it, decoded as the data module decodes ``data.seg_encoding``: ``(1, 3, H, W)``
+    float raw colours / 255 (``ade_rgb``) or ``(1, C, H, W)`` float one-hot over the AIM classes (``labels``;
+    C = 52 with "other", 51 without), the ADE datamodule's mapping."""
     from datamodules.image_io import ImageReadError, read_rgb
 
     try:
@@ -102,7 +103,9 @@ def read_seg(path: str, shape: tuple[int, int], encoding: str, channels: int,
     if rgb.shape[:2] != shape:
         raise UsageError(f"--seg {path} is {rgb.shape[1]}x{rgb.shape[0]} but the image is {shape[1]}x{shape[0]}")
     if encoding == "ade_rgb":
-        return torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].contiguous()
+        from datamodules.datamodule import seg_from_colours
+
+        return seg_from_colours(torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].contiguous())
     from datamodules.datasets.ade20k_labels import NUM_AIM_CLASSES, SegDecoder, one_hot, parse_map_from_ade
     from datamodules.datasets.remote_lists import resolve_list_file
 
@@ -244,7 +247,7 @@ def run_official(args: argparse.Namespace, photo: np.ndarray, model) -> int:
 
 
 def load_model(method: str | None, config: str | None, weights: str | None):
-    from assembly.config import build_model, load_config
+    from assembly.config import build_model, converted_model_args, load_config
     from lightning_modules import METHODS
 
     if method is None and config is None:
@@ -253,16 +256,18 @@ def load_model(method: str | None, config: str | None, weights: str | None):
         raise UsageError(f"unknown method {method!r}; choose from {', '.join(sorted(METHODS))}")
     cfg = load_config(config or method)
     overrides = {"vgg_weights": "random"}  # losses are not needed to predict
+    if (cfg.get("data") or {}).get("seg_encoding"):  # as the CLI links data.seg_encoding to the model
+        overrides["seg_encoding"] = cfg["data"]["seg_encoding"]
     state = None
     if weights is not None:
         if not Path(weights).is_file():
             raise UsageError(f"weights file {weights} does not exist")
-        from lightning_modules.base import load_weights_file
+        from networks.weights import load_weights_file
 
         state = load_weights_file(weights)  # read once: its metadata shapes the model, then it fills it
         # converted official weights state the model options they need (e.g. HiFill's code-style attention)
         meta = state.get("inpaint_suite", {}) if isinstance(state, dict) else {}
-        overrides.update(meta.get("model_init_args") or {})
+        overrides.update(converted_model_args(meta.get("model_init_args") or {}))
     model = build_model(cfg.get("model", {}), overrides)
     if weights is not None:
         model.load_generator_weights(weights, state)
@@ -290,10 +295,10 @@ def main(argv: list[str], command: str = "predict") -> int:
     mask = read_mask(args.mask, photo.shape[:2], args.mask_polarity or "white")
     model, cfg = load_model(args.method, args.config, None if args.random_weights else args.weights)
     channels = int(getattr(model, "semantic_channels", 0) or 0)
-    encoding = getattr(model, "semantic_encoding", "onehot")
+    encoding = getattr(model, "seg_encoding", "labels")
     seg = None
     if channels and not args.seg:
-        raise UsageError(f"this model has a semantic input (semantic_channels={channels}, semantic_encoding="
+        raise UsageError(f"this model has a semantic input (semantic_channels={channels}, seg_encoding="
                          f"{encoding}): give --seg SEG.png, the photo's ADE20K *_seg.png")
     if args.seg and not channels:
         raise UsageError("--seg given but this model has no semantic input (semantic_channels=0)")

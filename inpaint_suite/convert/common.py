@@ -151,7 +151,7 @@ def load_torch_file(path: str | Path, trust_pickle: bool = False) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if not trust_pickle:
-            from lightning_modules.pickle_scan import refused_globals
+            from networks.pickle_scan import refused_globals
 
             found = re.search(r"GLOBAL (\S+)", str(error))
             # torch names no global for a plain pickle.dump file: then they are read from the file itself

@@ -6,7 +6,7 @@ The warm-up checkpoint (``checkpoints/warmup/``) has the Track 1 layout. Variant
 
 - ``track1`` / ``warmup``: ``ImageTinker2(input_nc=4)``; ours ``semantic_channels=0``;
 - ``track2``: ``input_nc=7``: the raw ADE20K ``*_seg.png`` read as RGB in [0, 1] is concatenated to G1's and
-  G2's inputs (official order ``[image, mask, seg]``); ours ``semantic_channels=3, semantic_encoding=ade_rgb``
+  G2's inputs (official order ``[image, mask, seg]``); ours ``semantic_channels=3, seg_encoding=ade_rgb``
   (recorded in ``model_init_args``) with that colour map as ``seg`` (``data.seg_encoding: ade_rgb``, ``predict
   --seg``, config ``deepgin_track2_official``). NOT the project's 52-channel one-hot: the B channel holds instance
   ids, so no exact one-hot weight fold exists.
@@ -149,8 +149,8 @@ def model_args(variant: str = "track1") -> dict[str, Any]:
     # d_spectral_norm: the official SpectralNorm's power iteration (v first, also in eval), see the module docstring
     args = {"stages": "two_stage", "resblock": "spd", "attention": "mssa", "back_projection": True,
             "semantic_channels": 3 if input_channels(variant) == 7 else 0, "d_spectral_norm": "official"}
-    if variant == "track2":  # the raw *_seg.png colours (uint8 in the batch, [0, 1] in the network)
-        args["semantic_encoding"] = "ade_rgb"
+    if variant == "track2":  # the raw *_seg.png colours, decoded by the data module to [0, 1]
+        args["seg_encoding"] = "ade_rgb"  # given to the CLI as data.seg_encoding (linked to the model)
     return args
 
 

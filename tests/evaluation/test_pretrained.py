@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from evaluation.pretrained import VGG_URLS, WeightsError, hub_cache_path, load_weights, pretrained_vgg
+from evaluation.pretrained import VGG_URLS, CheckpointError, hub_cache_path, load_weights, pretrained_vgg
 from networks.backbones import vgg16
 
 
@@ -57,7 +57,7 @@ def test_weights_dir_is_used_before_the_cache(tmp_path, torch_home):
 
 def test_failed_download_names_url_and_cache_path(tmp_path, torch_home):
     url = (tmp_path / "nowhere" / "tiny-0123abcd.pth").as_uri()  # file:// fails fast, no network
-    with pytest.raises(WeightsError) as err:
+    with pytest.raises(CheckpointError) as err:
         load_weights(_tiny(), url=url)
     msg = str(err.value)
     assert url in msg
@@ -65,7 +65,7 @@ def test_failed_download_names_url_and_cache_path(tmp_path, torch_home):
 
 
 def test_missing_local_file(tmp_path):
-    with pytest.raises(WeightsError, match="not found"):
+    with pytest.raises(CheckpointError, match="not found"):
         load_weights(_tiny(), path=tmp_path / "absent.pth")
 
 
@@ -75,7 +75,7 @@ def test_key_mismatch_lists_missing_and_unexpected(tmp_path):
     del state["0.bias"]
     file = tmp_path / "bad.pth"
     torch.save(state, file)
-    with pytest.raises(WeightsError) as err:
+    with pytest.raises(CheckpointError) as err:
         load_weights(_tiny(), path=file)
     msg = str(err.value)
     assert str(file) in msg and "0.bias" in msg and "extra.weight" in msg
@@ -96,14 +96,14 @@ def test_shape_mismatch(tmp_path):
     state["0.weight"] = torch.zeros(4, 3, 5, 5)
     file = tmp_path / "shape.pth"
     torch.save(state, file)
-    with pytest.raises(WeightsError, match=r"0\.weight.*\(4, 3, 5, 5\)"):
+    with pytest.raises(CheckpointError, match=r"0\.weight.*\(4, 3, 5, 5\)"):
         load_weights(_tiny(), path=file)
 
 
 def test_not_a_state_dict(tmp_path):
     file = tmp_path / "obj.pth"
     torch.save({"a": "text"}, file)
-    with pytest.raises(WeightsError, match="state dict"):
+    with pytest.raises(CheckpointError, match="state dict"):
         load_weights(_tiny(), path=file)
 
 
@@ -122,5 +122,5 @@ def test_fid_inception_from_preseeded_cache_without_num_batches_tracked(torch_ho
     # a file with torchvision's AuxLogits keys is not the FID network: fail, naming the key
     state["AuxLogits.fc.weight"] = torch.zeros(1)
     torch.save(state, cache)
-    with pytest.raises(WeightsError, match="AuxLogits"):
+    with pytest.raises(CheckpointError, match="AuxLogits"):
         pretrained_fid_inception("pytorch-fid")

@@ -119,7 +119,7 @@ def test_gradient_penalty_runs_through_an_in_place_compiled_critic():
 def test_compile_callback_compiles_the_networks_in_place_and_keeps_checkpoint_keys():
     from lightning_modules.tiny import TinyInpainter
 
-    module = TinyInpainter(perceptual_weight=0.0, vgg_weights="random", log_images_every_n_steps=0)
+    module = TinyInpainter(perceptual_weight=0.0, vgg_weights="random")
     keys = list(module.state_dict())
     CompileNetworks(backend="eager").on_fit_start(None, module)
     assert module.generator._compiled_call_impl is not None and module.discriminator._compiled_call_impl is not None

@@ -17,7 +17,7 @@ from lightning_modules.aotgan import AOTGAN, gaussian_blur_mask
 from lightning_modules.losses import LossInputs
 
 SIZE = 48  # smallest size the rate-8 branches accept comfortably (feature map 12 > 8), divisible by 4
-FAST = {"channels": 16, "num_blocks": 1, "vgg_weights": "random", "log_images_every_n_steps": 0}
+FAST = {"channels": 16, "num_blocks": 1, "vgg_weights": "random"}
 NO_VGG = {"loss_weights": {"style": 0.0, "perceptual": 0.0}}
 
 

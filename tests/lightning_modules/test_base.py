@@ -8,7 +8,8 @@ import torch
 from helpers import make_batch
 from torch.utils.data import DataLoader, Dataset
 
-from lightning_modules.base import InpaintingModule, NonFiniteLossError
+from lightning_modules.base import InpaintingModule
+from lightning_modules.nonfinite import NonFiniteLossError
 from lightning_modules.schedule import LossTerm
 from lightning_modules.tiny import TinyInpainter
 
@@ -41,7 +42,6 @@ def trainer(tmp_path=None, **kw):
 
 def tiny(**kw):
     kw.setdefault("perceptual_weight", 0.0)
-    kw.setdefault("log_images_every_n_steps", 0)
     return TinyInpainter(width=4, vgg_weights="random", **kw)
 
 
@@ -121,13 +121,13 @@ class NaNAfter(TinyInpainter):
 
 
 def test_nan_loss_stops_with_step_and_term_named(tmp_path):
-    model = NaNAfter(width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0)
+    model = NaNAfter(width=4, vgg_weights="random", perceptual_weight=0.0)
     with pytest.raises(NonFiniteLossError, match=r"generator step 2: l1=nan"):
         trainer(tmp_path, max_steps=5).fit(model, loader())
 
 
 def test_nan_loss_skip_policy_skips_the_step():
-    model = NaNAfter(bad_step=1, width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0,
+    model = NaNAfter(bad_step=1, width=4, vgg_weights="random", perceptual_weight=0.0,
                      nan_policy="skip")
     trainer(max_steps=5, max_epochs=1, limit_train_batches=4).fit(model, loader())
     assert model.global_step == 1  # steps 2-4 were skipped, not taken
@@ -186,25 +186,28 @@ def test_base_rejects_bad_options():
             InpaintingModule(max_consecutive_skips=bad)
 
 
-def test_semantic_encoding_ade_rgb_scales_raw_colours_and_refuses_the_other_encoding():
-    """``semantic_encoding: ade_rgb`` reads ``seg`` as uint8 colours → ``seg / 255`` (official ``ToTensor``); a batch
-    made for the other encoding is refused with both option names, in either direction."""
+def test_semantic_map_takes_the_decoded_map_and_checks_only_its_channel_count():
+    """The data module decodes ``seg`` (one-hot, or ADE colours / 255); the model passes the float map on and
+    refuses one whose channel count (or a raw uint8 map) does not fit, naming data.seg_encoding."""
     batch = make_batch(2, 16)
-    colours = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
-    rgb_model = tiny(semantic_channels=3, semantic_encoding="ade_rgb")
-    assert torch.equal(rgb_model.semantic_map({**batch, "seg": colours}), colours.float() / 255)
+    colours = torch.rand(2, 3, 16, 16)  # what data.seg_encoding: ade_rgb delivers
+    rgb_model = tiny(semantic_channels=3, seg_encoding="ade_rgb")
+    assert torch.equal(rgb_model.semantic_map({**batch, "seg": colours}), colours)
     assert rgb_model.generate({**batch, "seg": colours})["output"].shape == (2, 3, 16, 16)
-    assert rgb_model.example_batch(16)["seg"].dtype == torch.uint8
+    example = rgb_model.example_batch(16)["seg"]
+    assert example.shape == (1, 3, 16, 16) and example.is_floating_point()
     onehot = make_batch(2, 16, semantic_channels=52)["seg"]
-    with pytest.raises(ValueError, match="(?s)semantic_encoding=ade_rgb.*52 float32.*data.seg_encoding: ade_rgb"):
+    with pytest.raises(ValueError, match="(?s)semantic_channels=3.*52 float32.*data.seg_encoding"):
         rgb_model.semantic_map({**batch, "seg": onehot})
     onehot_model = tiny(semantic_channels=52)
-    with pytest.raises(ValueError, match="(?s)semantic_encoding=onehot.*uint8.*data.seg_encoding: ade_rgb"):
-        onehot_model.semantic_map({**batch, "seg": colours})
+    assert onehot_model.example_batch(16)["seg"][:, -1].eq(1).all()  # "other" everywhere
+    raw = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    with pytest.raises(ValueError, match="(?s)semantic_channels=52.*3 uint8.*data.seg_encoding"):
+        onehot_model.semantic_map({**batch, "seg": raw})
     with pytest.raises(ValueError, match="semantic_channels: 3"):
-        tiny(semantic_channels=52, semantic_encoding="ade_rgb")
-    with pytest.raises(ValueError, match="semantic_encoding"):
-        tiny(semantic_channels=3, semantic_encoding="rgb")
+        tiny(semantic_channels=52, seg_encoding="ade_rgb")
+    with pytest.raises(ValueError, match="seg_encoding"):
+        tiny(semantic_channels=3, seg_encoding="rgb")
 
 
 def test_init_from_loads_generator_and_discriminator(tmp_path):
@@ -279,14 +282,14 @@ class SqrtAtZero(TinyInpainter):
 
 
 def test_finite_loss_with_non_finite_gradients_is_caught():
-    model = SqrtAtZero(width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0)
+    model = SqrtAtZero(width=4, vgg_weights="random", perceptual_weight=0.0)
     with pytest.raises(NonFiniteLossError, match=r"generator step 1: loss finite .* non-finite gradients of generator"):
         trainer(max_steps=3).fit(model, loader())
     assert all(torch.isfinite(p).all() for p in model.generator.parameters())
 
 
 def test_finite_loss_with_non_finite_gradients_is_skipped_under_skip():
-    model = SqrtAtZero(width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0,
+    model = SqrtAtZero(width=4, vgg_weights="random", perceptual_weight=0.0,
                        nan_policy="skip")
     trainer(max_steps=3, max_epochs=1, limit_train_batches=3).fit(model, loader())
     assert model.global_step == 1 and model.skipped_steps == 2

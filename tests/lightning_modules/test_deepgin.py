@@ -14,7 +14,7 @@ from lightning_modules.deepgin import PIX2PIXHD_LAYER_WEIGHTS, DeepGIN, deepgin_
 from lightning_modules.losses import LossInputs
 
 SIZE = 64
-FAST = dict(vgg_weights="random", vgg_resize=None, log_images_every_n_steps=0)  # tiny, no 224 resize
+FAST = dict(vgg_weights="random", vgg_resize=None)  # tiny, no 224 resize
 
 
 class TinyData(Dataset):
@@ -262,7 +262,7 @@ def test_three_training_steps_track2(seg_channels):
 
 
 def test_training_with_vgg_at_224_like_the_code():
-    model = Recording(warmup_steps=0, vgg_weights="random", log_images_every_n_steps=0, **TABLE1_ROWS["coarse_only"])
+    model = Recording(warmup_steps=0, vgg_weights="random", **TABLE1_ROWS["coarse_only"])
     assert fit(model, 1).global_step == 1
 
 

@@ -26,7 +26,7 @@ from networks.cra import DOWNSAMPLE_MODES, UPSAMPLE_MODES
 from networks.hifill import GATE_TYPES, HiFillCritic
 
 SIZE = 64
-FAST = dict(image_size=SIZE, log_images_every_n_steps=0)
+FAST = dict(image_size=SIZE)
 FIG4 = [("gc", "gc"), ("ds", "ds"), ("pw", "pw"), ("sc", "ds"), ("sc", "pw"), ("sc", "sc"), ("none", "none")]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lightning_modules.base import GRID_COLUMNS, with_column_labels
+from lightning_modules.callbacks.image_grids import GRID_COLUMNS, with_column_labels
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,7 @@ def _fit(tmp_path, monkeypatch, *args: str) -> None:
 
     monkeypatch.chdir(tmp_path)
     code = main(["fit", "--config", "tiny", "--trainer.max_steps=2", "--trainer.val_check_interval=2",
-                 "--trainer.accelerator=cpu", "--trainer.log_every_n_steps=1", "--model.init_args.log_images_every_n_steps=2",
+                 "--trainer.accelerator=cpu", "--trainer.log_every_n_steps=1", "--image_grids.every_n_steps=2",
                  *args])
     assert code == 0
 

@@ -30,7 +30,7 @@ from networks.backbones.vgg import IMAGENET_MEAN, IMAGENET_STD
 
 REPO = Path(__file__).resolve().parents[2]
 SIZE = 128
-FAST = {"vgg_weights": "random", "log_images_every_n_steps": 0}
+FAST = {"vgg_weights": "random"}
 L1 = ["valid", "hole"]
 PERC = ["valid", "hole", "perceptual"]
 FULL = ["valid", "hole", "perceptual", "style", "tv"]

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from lightning_modules.losses import LossInputs
 
-VGG_RANDOM = {"vgg_weights": "random", "log_images_every_n_steps": 0}
+VGG_RANDOM = {"vgg_weights": "random"}
 
 
 def photo_batch(size: int, batch_size: int) -> dict[str, Any]:
@@ -214,7 +214,7 @@ def test_hifill_learns_with_its_critic_loop():
     # 128 px, not the smoke profile's 64: HiFill's attention grid has 16-px cells and a key cell is usable only when
     # neither it nor a neighbour touches the hole, so at 64 px (4 x 4 cells) a 20 % box leaves no usable key, the
     # attention transfer outputs zeros, and the refine net's att1/att2/att3_conv weights never get a gradient.
-    module = HiFill(image_size=128, d_steps_per_g=2, generator_batch="fresh", lr_g=5e-4, log_images_every_n_steps=0)
+    module = HiFill(image_size=128, d_steps_per_g=2, generator_batch="fresh", lr_g=5e-4)
     result = overfit(module, size=128, batch_size=1, steps=20)
     check(result, 0.75, {"hole_coarse", "hole_refine", "context_coarse", "context_refine", "adv_g"})
     # fresh generator batches: 2 critic-only batches, then one generator-only batch, per generator step

@@ -54,7 +54,7 @@ def tiny_fit_args(root: Path, data: Path, max_steps: int, every: int = 2, extra:
         "--data.dataset_options={flip: false}", "--data.batch_size=2", "--data.num_workers=0",
         "--data.masks=aim_box",
         "--model.init_args.width=4", "--model.init_args.perceptual_weight=0",
-        "--model.init_args.log_images_every_n_steps=0",
+        "--image_grids.every_n_steps=0",
         "--trainer.accelerator=cpu", "--trainer.devices=1", "--trainer.logger=false", "--trainer.limit_val_batches=0",
         "--trainer.val_check_interval=null", "--trainer.check_val_every_n_epoch=1",
         "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={root}", f"--trainer.max_steps={max_steps}",

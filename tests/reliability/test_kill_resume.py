@@ -87,7 +87,7 @@ class Record(L.Callback):
 def _fit(root, data, max_steps, ckpt_path=None, strip_rng=False, validate=False, random_crops=False, workers=0,
          persistent=True):
     L.seed_everything(0)
-    model = TinyInpainter(width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0)
+    model = TinyInpainter(width=4, vgg_weights="random", perceptual_weight=0.0)
     crop = {"crop": "random_crop"} if random_crops else {"crop": "center_crop", "dataset_options": {"flip": False}}
     dm = InpaintDataModule(dataset="folder", data_root=str(data), image_size=32, batch_size=2, num_workers=workers,
                            persistent_workers=persistent, masks="aim_box", **crop)

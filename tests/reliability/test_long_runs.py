@@ -28,7 +28,7 @@ def readme_fit(name: str, data: Path, max_steps: int, extra: list[str] | None = 
         "--data.dataset=folder", f"--data.data_root={data}", "--data.crop=center_crop", "--data.image_size=32",
         "--data.dataset_options={flip: false}", "--data.batch_size=2", "--data.num_workers=0",
         "--data.masks=aim_box", "--model.init_args.width=4", "--model.init_args.perceptual_weight=0",
-        "--model.init_args.log_images_every_n_steps=0", "--model.init_args.ema_decay=0.9",
+        "--image_grids.every_n_steps=0", "--model.init_args.ema_decay=0.9",
         "--trainer.accelerator=cpu", "--trainer.limit_val_batches=0", "--trainer.val_check_interval=null",
         "--trainer.check_val_every_n_epoch=1", "--trainer.enable_progress_bar=false",
         f"--trainer.max_steps={max_steps}", "--trainer.callbacks.init_args.every_n_train_steps=2",

@@ -65,7 +65,7 @@ def test_tiny_with_three_critic_steps_resumes_its_counter(tmp_path, generator_ba
     from lightning_modules.tiny import TinyInpainter
 
     def make():
-        return TinyInpainter(width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0,
+        return TinyInpainter(width=4, vgg_weights="random", perceptual_weight=0.0,
                              d_steps_per_g=3, adversarial="wgan_gp", ema_decay=0.5, generator_batch=generator_batch)
 
     # batch 1; one epoch = 2 generator steps: shared = 2 x 3 batches, fresh = 2 x (3 critic + 1 generator) batches
@@ -80,7 +80,7 @@ def test_deepgin_warmup_switch_and_lr_resume(tmp_path):
     def make():
         return DeepGIN(stages="coarse_only", attention="none", resblock="std", back_projection=False,
                        warmup_steps=2, lr_constant_steps=0, lr_decay_steps=4, lr_decay_interval=1,
-                       vgg_weights="random", vgg_resize=None, log_images_every_n_steps=0)
+                       vgg_weights="random", vgg_resize=None)
 
     # checkpoint at step 2 = the end of the warm-up; the resumed run must start in the full objective with the
     # decayed learning rate
@@ -94,7 +94,7 @@ def test_hifill_critic_counter_resumes(tmp_path):
     from lightning_modules.hifill import HiFill
 
     def make():  # HiFill's config: the generator gets a fresh batch after the critic batches
-        return HiFill(image_size=64, d_steps_per_g=2, generator_batch="fresh", log_images_every_n_steps=0)
+        return HiFill(image_size=64, d_steps_per_g=2, generator_batch="fresh")
 
     # 3 items, batch 1: one epoch = 2 critic batches + 1 generator batch = 1 generator step
     whole, rows = assert_resume_matches(make, tmp_path, Items(3, 64), total=2, first=1, every=1)

@@ -13,7 +13,7 @@ from faults import NaNTiny
 from reliability_utils import error_lines, run_cli, tiny_fit_args
 from torch.utils.data import DataLoader
 
-from lightning_modules.base import NonFiniteLossError
+from lightning_modules.nonfinite import NonFiniteLossError
 from lightning_modules.tiny import TinyInpainter
 
 
@@ -77,8 +77,7 @@ def _trainer(tmp_path, max_steps, **kw):
 
 @pytest.mark.parametrize("value", ["inf", "-inf"])
 def test_inf_loss_is_named_and_the_previous_step_checkpoint_survives(tmp_path, value):
-    model = NaNTiny(bad_batches=[3], bad_value=value, width=4, vgg_weights="random", perceptual_weight=0.0,
-                    log_images_every_n_steps=0)
+    model = NaNTiny(bad_batches=[3], bad_value=value, width=4, vgg_weights="random", perceptual_weight=0.0)
     with pytest.raises(NonFiniteLossError, match=rf"generator step 3: l1={value}"):
         _trainer(tmp_path, 6).fit(model, DataLoader(Items(), batch_size=2))
     assert_finite_checkpoint(tmp_path / "last.ckpt", 3)
@@ -91,7 +90,7 @@ def test_nan_in_a_discriminator_term_is_named_too(tmp_path):
             fns["adv_d_hinge"] = lambda x: torch.tensor(math.nan, requires_grad=True)
             return fns
 
-    model = BadD(width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0)
+    model = BadD(width=4, vgg_weights="random", perceptual_weight=0.0)
     with pytest.raises(NonFiniteLossError, match=r"discriminator loss at generator step 0: adv_d=nan"):
         _trainer(tmp_path, 2).fit(model, DataLoader(Items(), batch_size=2))
 
@@ -124,7 +123,7 @@ def test_cli_skips_stop_after_max_consecutive_skips_naming_values_skips_and_chec
 
 
 def test_stop_without_any_checkpoint_says_so(tmp_path):
-    model = NaNTiny(bad_from=0, width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0,
+    model = NaNTiny(bad_from=0, width=4, vgg_weights="random", perceptual_weight=0.0,
                     nan_policy="skip", max_consecutive_skips=2)
     with pytest.raises(NonFiniteLossError, match=r"2 consecutive generator steps skipped .*l1=nan.*"
                                                  r"; no checkpoint was written$"):
@@ -135,8 +134,7 @@ def test_stop_without_any_checkpoint_says_so(tmp_path):
 @pytest.mark.parametrize(("bad", "stops"), [([1, 2, 4, 5], False), ([1, 2, 3], True)])
 def test_a_finite_step_resets_the_skip_count(tmp_path, bad, stops):
     """Limit 3: two skips, a good step, two skips never stop the run; three in a row do."""
-    model = NaNTiny(bad_batches=bad, width=4, vgg_weights="random", perceptual_weight=0.0,
-                    log_images_every_n_steps=0, nan_policy="skip", max_consecutive_skips=3)
+    model = NaNTiny(bad_batches=bad, width=4, vgg_weights="random", perceptual_weight=0.0, nan_policy="skip", max_consecutive_skips=3)
     fit = _trainer(tmp_path, 6, max_epochs=3)
     if stops:
         with pytest.raises(NonFiniteLossError, match="3 consecutive generator steps skipped"):
@@ -169,7 +167,7 @@ def test_a_discriminator_that_keeps_skipping_stops_although_the_generator_steps(
             fns["adv_d_hinge"] = lambda x: torch.tensor(math.inf, requires_grad=True)
             return fns
 
-    model = BadD(width=4, vgg_weights="random", perceptual_weight=0.0, log_images_every_n_steps=0,
+    model = BadD(width=4, vgg_weights="random", perceptual_weight=0.0,
                  nan_policy="skip", max_consecutive_skips=3)
     with pytest.raises(NonFiniteLossError, match=r"3 consecutive discriminator steps skipped .*adv_d=inf.*"
                                                  r"last good checkpoint: .*last\.ckpt"):

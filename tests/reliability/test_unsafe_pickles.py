@@ -20,7 +20,7 @@ from PIL import Image
 from reliability_utils import error_lines, run_cli, tiny_fit_args
 
 from inpaint_suite.cli import main
-from lightning_modules.base import CheckpointError, describe_load_error, load_weights_file
+from networks.weights import CheckpointError, describe_load_error, load_weights_file
 from lightning_modules.tiny import TinyInpainter
 
 
@@ -70,10 +70,10 @@ def test_predict_weights_refuses_with_exit_2(evil, tmp_path, capsys):
 
 
 def test_evaluation_pretrained_load_weights_refuses(evil):
-    from evaluation.pretrained import WeightsError, load_weights
+    from evaluation.pretrained import CheckpointError, load_weights
 
     path, _ = evil
-    with pytest.raises(WeightsError, match=r"evil\.ckpt"):
+    with pytest.raises(CheckpointError, match=r"evil\.ckpt"):
         load_weights(torch.nn.Linear(2, 2), path=str(path))
 
 
@@ -256,7 +256,7 @@ def test_the_notebooks_loader_still_loads_a_plain_checkpoint(tmp_path):
 def test_pickle_scan_reads_globals_of_every_protocol_without_running_them(tmp_path, protocol):
     import os
 
-    from lightning_modules.pickle_scan import pickle_globals, refused_globals
+    from networks.pickle_scan import pickle_globals, refused_globals
 
     marker = tmp_path / "marker"
     path = tmp_path / "evil.pkl"

@@ -102,7 +102,7 @@ def test_evaluate_and_the_sweeps_read_the_same_registry(monkeypatch, tmp_path):
 
 
 def test_module_expands_a_named_protocol_and_refuses_an_unknown_one():
-    from lightning_modules.base import evaluator_kwargs
+    from lightning_modules.evaluator import evaluator_kwargs
     from lightning_modules.tiny import TinyInpainter
 
     kwargs = evaluator_kwargs({"protocol": "aotgan", "lpips_net": "vgg"})
