@@ -294,3 +294,41 @@ def test_finite_loss_with_non_finite_gradients_is_skipped_under_skip():
     trainer(max_steps=3, max_epochs=1, limit_train_batches=3).fit(model, loader())
     assert model.global_step == 1 and model.skipped_steps == 2
     assert all(torch.isfinite(p).all() for p in model.generator.parameters())
+
+
+def test_val_and_test_metrics_of_the_same_images_agree(tmp_path):
+    """``val/l1_hole`` and ``val/psnr`` are the harness's per-image values ([0, 1], PNG round trip), averaged over
+    images, so ``validate`` and ``test`` on the same batches report the same numbers."""
+    model = tiny(test_metrics=["psnr", "l1_hole"])
+    data = loader(n=6, size=32, batch_size=4)  # batches of 4 and 2: a per-batch mean would weigh them wrongly
+    t = trainer(tmp_path, limit_val_batches=None, limit_test_batches=None)
+    val = t.validate(model, data, verbose=False)[0]
+    test = t.test(model, data, verbose=False)[0]
+    assert val["val/psnr"] == pytest.approx(test["test/psnr"], rel=1e-5)
+    assert val["val/l1_hole"] == pytest.approx(test["test/l1_hole"], rel=1e-5)
+    assert 0 < val["val/l1_hole"] < 1  # [0, 1], not [-1, 1]
+
+
+def test_frozen_networks_stay_out_of_checkpoints_and_strict_loading_passes():
+    model = tiny(perceptual_weight=0.1)
+    state = model.state_dict()
+    assert any(k.startswith("generator.") for k in state)
+    assert not any(k.startswith("vgg_") for k in state)
+    fresh = tiny(perceptual_weight=0.1)
+    fresh.load_state_dict(state, strict=True)  # the VGG keys are filled from the live extractor
+
+
+def test_discriminator_steps_are_not_counted_on_any_batch():
+    """The generator-only step counting is installed once (on_train_start) and survives Lightning's per-batch
+    re-assignment of the optimiser hooks: 5 batches of d_steps_per_g=1 give global_step 5, D steps 5."""
+    from lightning_modules.step_counting import _ProfiledOnly
+
+    class Check(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            opt_g, opt_d = module.optimizers()
+            assert isinstance(opt_d, _ProfiledOnly) and not isinstance(opt_g, _ProfiledOnly)
+
+    model = tiny()
+    t = trainer(max_steps=5, callbacks=[Check()])
+    t.fit(model, loader(n=10))
+    assert model.global_step == 5 and model.d_step_count == 5

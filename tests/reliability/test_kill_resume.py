@@ -3,7 +3,8 @@
 Checkpoints are taken at epoch boundaries (2 generator steps per epoch here): Lightning 2.6 restarts a plain
 DataLoader from a fresh shuffle when resuming mid-epoch (it warns "resuming from a checkpoint that ended before
 the epoch ended"), so only epoch-boundary checkpoints can give bit-equal runs. The shuffle of the next epoch is
-drawn from torch's global generator, which the base saves in ``checkpoint["inpaint_suite"]["rng"]`` and restores on
+drawn from torch's global generator, which ``RNGStateCheckpoint`` (always installed by the CLI; added by hand to the
+in-process Trainers below) saves in ``checkpoint["callbacks"]["RNGStateCheckpoint"]["rng"]`` and restores on
 resume (without it the resumed epoch repeats epoch 0's order: see the in-process control test below).
 """
 
@@ -20,6 +21,7 @@ import torch
 from reliability_utils import EXE, REPO, child_env, run_cli, tiny_fit_args
 
 from datamodules import InpaintDataModule
+from lightning_modules.callbacks.rng_state import RNGStateCheckpoint
 from lightning_modules.tiny import TinyInpainter
 
 
@@ -95,11 +97,11 @@ def _fit(root, data, max_steps, ckpt_path=None, strip_rng=False, validate=False,
     ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=root, save_last=True, every_n_train_steps=2, save_top_k=-1)
     trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=max_steps, logger=False,
                         limit_val_batches=1 if validate else 0, check_val_every_n_epoch=1, num_sanity_val_steps=0,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[ckpt, record],
-                        default_root_dir=root)
+                        enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[ckpt, record, RNGStateCheckpoint()], default_root_dir=root)
     if ckpt_path is not None and strip_rng:
         state = torch.load(ckpt_path, weights_only=True)
-        del state["inpaint_suite"]["rng"]
+        del state["callbacks"]["RNGStateCheckpoint"]["rng"]
         torch.save(state, ckpt_path)
     trainer.fit(model, dm, ckpt_path=ckpt_path)
     return model, record.indices
@@ -146,6 +148,6 @@ def test_resume_at_an_epoch_boundary_repeats_random_crops_and_flips(tmp_path, im
 def test_checkpoints_with_rng_state_load_with_weights_only(tmp_path, image_folder):
     _fit(tmp_path, image_folder, 2)
     state = torch.load(tmp_path / "last.ckpt", weights_only=True, map_location="cpu")
-    rng = state["inpaint_suite"]["rng"]
+    rng = state["callbacks"]["RNGStateCheckpoint"]["rng"]
     assert set(rng) == {"torch", "cuda", "numpy", "python"}
     assert isinstance(rng["torch"], torch.Tensor)

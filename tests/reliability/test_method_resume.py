@@ -13,6 +13,8 @@ import torch
 from helpers import make_batch
 from torch.utils.data import DataLoader, Dataset
 
+from lightning_modules.callbacks.rng_state import RNGStateCheckpoint
+
 
 class Items(Dataset):
     def __init__(self, n: int, size: int) -> None:
@@ -42,7 +44,8 @@ def _fit(make, root, items, max_steps, every, ckpt_path=None):
     trace = Trace()
     ckpt = L.pytorch.callbacks.ModelCheckpoint(dirpath=root, save_last=True, every_n_train_steps=every, save_top_k=-1)
     trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=max_steps, logger=False, limit_val_batches=0,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[ckpt, trace],
+                        enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[ckpt, trace, RNGStateCheckpoint()],
                         default_root_dir=root, num_sanity_val_steps=0)
     trainer.fit(model, DataLoader(items, batch_size=1, shuffle=False), ckpt_path=ckpt_path)
     return model, trace.rows

@@ -11,7 +11,7 @@ import pytest
 
 from lightning_modules.callbacks.image_grids import GRID_COLUMNS, with_column_labels
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _fit(tmp_path, monkeypatch, *args: str) -> None:
@@ -89,3 +89,34 @@ def test_make_demo_command_writes_what_the_readme_promises(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert main(demo_args()) == 0
     _check_demo_outputs(tmp_path / "results" / "runs" / "aotgan_smoke")
+
+
+def test_every_n_steps_writes_training_grids_after_generator_steps_only(tmp_path):
+    """A grid every N generator steps (the D-only batches of a critic cycle write none; with every_n_steps=1 they
+    would repeat the step's number) plus the first val batch's."""
+    import lightning as L
+    from helpers import make_batch
+    from torch.utils.data import DataLoader
+
+    from lightning_modules.callbacks.image_grids import ImageGridLogger
+    from lightning_modules.tiny import TinyInpainter
+
+    batch = make_batch(8, 32)
+    items = [{"image": batch["image"][i], "mask": batch["mask"][i], "index": i, "name": f"s{i}"} for i in range(8)]
+    model = TinyInpainter(width=4, vgg_weights="random", perceptual_weight=0.0, d_steps_per_g=2)
+    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=4, logger=L.pytorch.loggers.CSVLogger(tmp_path),
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        limit_val_batches=1, val_check_interval=4, num_sanity_val_steps=0,
+                        callbacks=[ImageGridLogger(every_n_steps=2, n=2)])
+    trainer.fit(model, DataLoader(items, batch_size=2), DataLoader(items, batch_size=2))
+    names = sorted(p.name for p in (Path(trainer.log_dir) / "images").glob("*.png"))
+    # 4 batches per epoch (2 per generator step); validation every 4 batches = at generator steps 2 and 4
+    assert names == ["train_images_00000002.png", "train_images_00000004.png", "val_images_00000002.png",
+                     "val_images_00000004.png"]
+
+
+def test_image_grids_option_is_checked():
+    from lightning_modules.callbacks.image_grids import ImageGridLogger
+
+    with pytest.raises(ValueError, match="every_n_steps must be an integer >= 0"):
+        ImageGridLogger(every_n_steps=-1)
