@@ -106,7 +106,7 @@ class DeepGIN(InpaintingModule):
     Architecture (Table 1 rows): ``stages`` (two_stage | coarse_only), ``resblock`` (std | dilated | spd),
     ``attention`` (none | sa | mssa), ``back_projection``. ``semantic_channels`` (base option) feeds a seg map to
     G1 and G2 (AIM Track 2; project: 52 one-hot channels; official ``rlct1/gin-sg``: the 3 raw ``*_seg.png``
-    colours in [0, 1], with ``semantic_channels: 3, semantic_encoding: ade_rgb`` and ``data.seg_encoding: ade_rgb``,
+    colours in [0, 1], with ``semantic_channels: 3`` and ``data.seg_encoding: ade_rgb`` (decoded by the data module),
     config ``deepgin_track2_official``).
 
     Schedule (generator steps): ``[0, warmup_steps)`` L1 only, generators only; then the full objective with D.
@@ -247,7 +247,7 @@ class DeepGIN(InpaintingModule):
         ``raw``, ``lr`` ((B, 3, H/4, W/4)); ``alpha`` stays in (0, 1). One pass at the batch's size (the
         ``eval_protocol`` acts in the evaluation steps, see :meth:`protocol_output`)."""
         mask = batch["mask"]
-        # one-hot (project) or the official raw seg colours scaled to [0, 1] (semantic_encoding: ade_rgb)
+        # one-hot (project) or the official seg colours / 255 (data.seg_encoding: ade_rgb), decoded by the data module
         seg = self.semantic_map(batch)
         image01 = to01(batch["image"])
         out = self._run(image01, mask, seg)

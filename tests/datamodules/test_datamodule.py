@@ -72,14 +72,16 @@ def test_semantic_labels_expand_to_one_hot_on_the_device(other_channel, channels
         assert torch.equal(out["seg"].sum(1), (labels > 0).float())
 
 
-def test_raw_seg_colours_pass_to_the_model_as_uint8():
-    """``data.seg_encoding: ade_rgb``: the dataset's ``seg_rgb`` becomes ``seg`` unchanged (the model scales it)."""
+def test_raw_seg_colours_reach_the_model_as_float_colours_over_255():
+    """``data.seg_encoding: ade_rgb``: the dataset's ``seg_rgb`` becomes ``seg`` = colours / 255 in the image's dtype
+    (the official ``ToTensor``): the data module decodes, the model only checks the channel count."""
     dm = InpaintDataModule(masks="aim_box", image_size=8)
     batch = batch_of([0, 1], size=8)
     colours = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
     batch["seg_rgb"] = colours
     out = with_trainer(dm, FakeTrainer(True)).on_after_batch_transfer(batch, 0)
-    assert "seg_rgb" not in out and out["seg"].dtype == torch.uint8 and torch.equal(out["seg"], colours)
+    assert "seg_rgb" not in out and out["seg"].dtype == out["image"].dtype
+    assert torch.equal(out["seg"], colours.float() / 255)
 
 
 def test_raw_seg_colours_need_semantic_and_real_seg_files():

@@ -91,6 +91,13 @@ ROWS = [
     ("fit-yaml-after-cli", ["fit", "--config", "tiny", "--data.batch_size=3", "--config", "{bad_yaml}"],
      "data.batch_size = 0 (set in {bad_yaml})"),
     ("fit-packaged-config-names-its-file", ["fit", "--config", "aotgan"], "(set in {aotgan_yaml})"),
+    # options that moved name their new key, from a config file or a flag
+    ("fit-moved-image-grid-key-in-yaml", ["fit", "--config", "tiny", "--config", "{old_yaml}"],
+     "model.init_args.log_images_every_n_steps (set in {old_yaml}) was replaced by image_grids.every_n_steps"),
+    ("fit-moved-image-grid-flag", ["fit", "--config", "tiny", "--model.init_args.log_images_every_n_steps=5"],
+     "was replaced by image_grids.every_n_steps"),
+    ("fit-moved-semantic-encoding", ["fit", "--config", "tiny", "--model.semantic_encoding=ade_rgb"],
+     "model.init_args.semantic_encoding (set in the command line) was replaced by data.seg_encoding"),
     ("fit-missing-ckpt", ["fit", "--config", "tiny", "--ckpt_path={tmp}/none.ckpt"], "none.ckpt does not exist"),
     ("fit-ckpt-not-a-checkpoint", ["fit", "--config", "tiny", "--ckpt_path={png}", "--trainer.logger=false",
                                    "--trainer.max_steps=1"], "not a file written by torch.save"),
@@ -158,11 +165,13 @@ def files(tmp_path_factory):
     (tmp / "empty").mkdir()
     # a YAML that sets bad values (the error names this file); the model options stay with the packaged config
     (tmp / "bad.yaml").write_text("data:\n  batch_size: 0\n  crop: nope\n")
+    (tmp / "old.yaml").write_text("model:\n  init_args:\n    log_images_every_n_steps: 100\n")
     from lightning_modules import config_path
 
     return {"tmp": str(tmp), "png": str(tmp / "photo.png"), "mask": str(tmp / "mask.png"),
             "small_mask": str(tmp / "small_mask.png"), "narrow_ckpt": str(tmp / "narrow.ckpt"),
-            "empty": str(tmp / "empty"), "bad_yaml": str(tmp / "bad.yaml"), "aotgan_yaml": str(config_path("aotgan"))}
+            "empty": str(tmp / "empty"), "bad_yaml": str(tmp / "bad.yaml"), "aotgan_yaml": str(config_path("aotgan")),
+            "old_yaml": str(tmp / "old.yaml")}
 
 
 def _run(argv: list[str]) -> int:

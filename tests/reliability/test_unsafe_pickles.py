@@ -20,8 +20,8 @@ from PIL import Image
 from reliability_utils import error_lines, run_cli, tiny_fit_args
 
 from inpaint_suite.cli import main
-from networks.weights import CheckpointError, describe_load_error, load_weights_file
 from lightning_modules.tiny import TinyInpainter
+from networks.weights import CheckpointError, describe_load_error, load_weights_file
 
 
 @pytest.fixture

@@ -64,9 +64,9 @@ def test_convert_places_every_tensor_and_the_network_runs(tmp_path, official_fil
     module.eval()
     batch = module.example_batch(size=size, batch_size=1)
     if meta["model_init_args"].get("semantic_channels"):
-        # the official RGB-coded map: raw *_seg.png colours (uint8), scaled to [0, 1] by the module
-        assert meta["model_init_args"]["semantic_encoding"] == "ade_rgb"
-        batch["seg"] = torch.randint(0, 256, (1, 3, size, size), dtype=torch.uint8)
+        # the official RGB-coded map: raw *_seg.png colours scaled to [0, 1] (data.seg_encoding: ade_rgb)
+        assert meta["model_init_args"]["seg_encoding"] == "ade_rgb"
+        batch["seg"] = torch.randint(0, 256, (1, 3, size, size), dtype=torch.uint8).float() / 255
     with torch.no_grad():
         output = module.generate(batch)["output"]
         if module.discriminator is not None and d_file:
@@ -161,8 +161,8 @@ def test_print_mapping_lists_every_row(capsys):
     assert first["official"] == "lr_coarse_tinker.1.weight" and first["shape"] == [32, 7, 7, 7]
     assert len(table["discriminator"]) == len(tables_for("deepgin", "track2")["discriminator"])
     assert converter("deepgin").model_args("track2")["semantic_channels"] == 3
-    assert converter("deepgin").model_args("track2")["semantic_encoding"] == "ade_rgb"
-    assert "semantic_encoding" not in converter("deepgin").model_args("track1")
+    assert converter("deepgin").model_args("track2")["seg_encoding"] == "ade_rgb"
+    assert "seg_encoding" not in converter("deepgin").model_args("track1")
 
 
 def test_legacy_serialization_is_read(tmp_path, official_files):

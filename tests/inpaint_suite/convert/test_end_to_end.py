@@ -160,7 +160,7 @@ def test_deepgin_track2_generate_matches_the_official_inference(converted_track2
     """gin-sg ImageTinker2.forward(real_img=None): G1 on cat[rimg (white holes), mask, seg], G2 on cat[coarse
     composited, mask, seg]; seg = the *_seg.png read as RGB by ToTensor (uint8 / 255, all three channels)."""
     module = module_for("deepgin", converted_track2, variant="track2")
-    assert (module.semantic_channels, module.semantic_encoding) == (3, "ade_rgb")
+    assert (module.semantic_channels, module.seg_encoding) == (3, "ade_rgb")
     image, mask = _image_and_mask(64)
     colours = torch.randint(0, 256, (1, 3, 64, 64), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
     g = module.generator
@@ -173,8 +173,9 @@ def test_deepgin_track2_generate_matches_the_official_inference(converted_track2
         d5 = d5 * mask + rimg * (1 - mask)
         down = F.interpolate(d5, scale_factor=0.25, mode="bilinear", align_corners=True)
         official = d5 + F.interpolate(lr_img - down, scale_factor=4, mode="bilinear", align_corners=True) * alpha
-        ours = module.generate({"image": image, "mask": mask, "seg": colours})["output"]
-        other = module.generate({"image": image, "mask": mask, "seg": colours.flip(1)})["output"]
+        # what data.seg_encoding: ade_rgb delivers (datamodules.datamodule.seg_from_colours)
+        ours = module.generate({"image": image, "mask": mask, "seg": seg})["output"]
+        other = module.generate({"image": image, "mask": mask, "seg": seg.flip(1)})["output"]
     assert torch.allclose(ours, official * 2 - 1, atol=1e-5)
     assert not torch.allclose(ours, other, atol=1e-3)  # the map is really read
 
@@ -196,7 +197,7 @@ def _box_mask(path, h, w):
 
 def test_predict_track2_with_seg_on_a_real_ade_photo(tmp_path, fixtures_dir, converted_track2):
     """``predict --seg`` with the converted Track-2 weights: any size through CRA (seg resized nearest), known
-    pixels kept; at the base size the output is ``generate()`` on the raw seg colours."""
+    pixels kept; at the base size the output is ``generate()`` on the seg colours / 255."""
     image, seg = _ade_photo(fixtures_dir)
     photo = np.asarray(Image.open(image).convert("RGB"))
     hole = _box_mask(tmp_path / "mask.png", *photo.shape[:2])
@@ -225,7 +226,7 @@ def test_predict_track2_with_seg_on_a_real_ade_photo(tmp_path, fixtures_dir, con
     m = torch.from_numpy(cut_hole.astype(np.float32))[None, None]
     with torch.no_grad():
         ref = module.generate({"image": x, "mask": m, "seg": torch.from_numpy(colours[:64, :64].copy())
-                               .permute(2, 0, 1)[None]})["output"]
+                               .permute(2, 0, 1)[None].float() / 255})["output"]  # as the data module decodes
     ref = ((ref * m + x * (1 - m))[0].clamp(-1, 1) + 1) * 127.5
     expected = ref.round().byte().permute(1, 2, 0).numpy()
     assert np.array_equal(np.asarray(Image.open(tmp_path / "cut_out.png")), expected)
@@ -255,20 +256,21 @@ def test_predict_seg_for_a_model_without_semantic_input_exits_2(tmp_path, fixtur
 
 
 def test_predict_seg_for_a_one_hot_model_uses_the_datamodule_mapping(fixtures_dir, tmp_path):
-    """``semantic_encoding: onehot``: --seg goes through the ADE datamodule's decoding (mapFromADE → 51 + other)."""
+    """``seg_encoding: labels``: --seg goes through the ADE datamodule's decoding (mapFromADE → 51 + other)."""
     from datamodules.datasets.ade20k_labels import SegDecoder, one_hot, parse_map_from_ade
     from inpaint_suite.commands.predict import read_seg
 
     image, seg = _ade_photo(fixtures_dir)
     (tmp_path / "map.txt").write_text("1\t2978\n2\t312\n3\t2420\n5\t2855\n10\t1125\n")
     shape = np.asarray(Image.open(seg)).shape[:2]
-    got = read_seg(str(seg), shape, "onehot", 52, str(tmp_path / "map.txt"))
+    got = read_seg(str(seg), shape, "labels", 52, str(tmp_path / "map.txt"))
     labels = SegDecoder("ade_full_rgb", parse_map_from_ade(tmp_path / "map.txt"))(seg)
     assert torch.equal(got[0], one_hot(labels)) and got.shape == (1, 52, *shape)
-    assert read_seg(str(seg), shape, "onehot", 51, str(tmp_path / "map.txt")).shape == (1, 51, *shape)
+    assert read_seg(str(seg), shape, "labels", 51, str(tmp_path / "map.txt")).shape == (1, 51, *shape)
     raw = read_seg(str(seg), shape, "ade_rgb", 3)
-    assert raw.dtype == torch.uint8 and np.array_equal(raw[0].permute(1, 2, 0).numpy(),
-                                                       np.asarray(Image.open(seg).convert("RGB")))
+    # decoded as the data module decodes ade_rgb: the colours / 255
+    assert raw.dtype == torch.float32 and np.array_equal((raw[0] * 255).round().byte().permute(1, 2, 0).numpy(),
+                                                         np.asarray(Image.open(seg).convert("RGB")))
 
 
 def _ade_run_args(tmp_path, fixtures_dir) -> list[str]:

@@ -116,12 +116,12 @@ def test_track1_generate_equals_the_official_image_tinker2(gin):
 
 def test_track2_generate_equals_the_official_gin_sg(gin):
     """gin-sg: G1 on ``[white-hole image, mask, seg]``, G2 on ``[composite, mask, seg]``; seg = the raw
-    ``*_seg.png`` colours through ``ToTensor`` ([0, 1]); ours reads them as uint8 (``semantic_encoding: ade_rgb``)."""
+    ``*_seg.png`` colours through ``ToTensor`` ([0, 1]); ours gets them decoded the same way by the data module (``data.seg_encoding: ade_rgb``)."""
     module, official, _ = gin["track2"]
     image, mask, masked = _inputs(seed=1)
     colours = torch.randint(0, 256, (1, 3, SIZE, SIZE), generator=torch.Generator().manual_seed(2), dtype=torch.uint8)
     expected = _official_pipeline(official, image, mask, seg=colours.float() / 255)
-    _compare(_ours(module, {"image": image * 2 - 1, "mask": mask, "seg": colours}), expected, masked)
+    _compare(_ours(module, {"image": image * 2 - 1, "mask": mask, "seg": colours.float() / 255}), expected, masked)
 
 
 def test_the_comparison_sees_a_wrong_block_order_and_a_changed_tensor(gin):
