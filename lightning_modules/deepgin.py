@@ -382,7 +382,7 @@ class DeepGIN(InpaintingModule):
         k = main // self.lr_decay_interval
         return max(0.0, 1.0 - k * self.lr_decay_interval / self.lr_decay_steps)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         factor = self.lr_factor(self.global_step)  # stateless: correct after a resume without scheduler state
         opts = self.optimizers()
         opts = opts if isinstance(opts, list) else [opts]
@@ -394,7 +394,7 @@ class DeepGIN(InpaintingModule):
         for opt, base_lr in zip(opts, (self.lr_g, self.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = base_lr * factor
-        super().training_step(batch, batch_idx)
+        return super().training_step(batch, batch_idx)  # the step's outputs, for callbacks (image grids)
 
     # ------------------------------------------------------------------------------------------ helpers
     def phase(self, step: int | None = None) -> str:
