@@ -38,10 +38,15 @@ SEMANTIC_ENCODINGS = ("onehot", "ade_rgb")  # what batch["seg"] holds (see seman
 class NonFiniteLossError(FloatingPointError):
     """A loss term became NaN or Inf; the message names the step and the term."""
 
+    exit_code = 1  # training stopped on purpose (assembly.errors.known_error)
+    console_prefix = "training stopped: "
+
 
 class CheckpointError(ValueError):
     """A weights or checkpoint file that cannot be used: missing, unreadable, refused by ``weights_only=True``
     (it holds pickled code or objects), or whose keys/shapes do not match. The message is one line naming the file."""
+
+    exit_code = 2  # bad user input (assembly.errors.known_error)
 
     def __str__(self) -> str:  # plain text, also for the KeyError subclass (no quotes)
         return str(self.args[0]) if self.args else ""

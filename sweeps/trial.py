@@ -25,16 +25,29 @@ its config, the paper's numbers and the deltas to W&B (:mod:`sweeps.wandb_log`, 
 
 from __future__ import annotations
 
+# Lightning, torch, Optuna and the data/evaluation packages are imported inside the functions that run the trial:
+# the sweep worker (and the tests' fast stand-in trial) import this module for its constants and helpers, and must
+# stay light (Lightning alone takes seconds to import).
 import argparse
+import ctypes
 import json
+import math
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from assembly.resume import read_training_state
+from evaluation.report import report_to_json
+from sweeps.progress import progress_callback
+from sweeps.samples import masked_input_samples, model_samples, save_samples_safely
+from sweeps.table import score_group
+from sweeps.wandb_log import log_paper_deltas, log_run_context, read_row_file
 
 
 def die_with_parent() -> None:
@@ -42,8 +55,6 @@ def die_with_parent() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if os.getppid() == 1:  # the parent is already gone
@@ -64,8 +75,6 @@ def classify_failure(error: BaseException) -> str:
 
 
 def _write(out: Path, name: str, payload: dict[str, Any]) -> None:
-    from evaluation.report import report_to_json
-
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{name}.tmp"
     tmp.write_text(report_to_json(payload) + "\n")
@@ -106,8 +115,6 @@ class Preemption:
         return signal.Signals(self.signum).name if self.signum else ""
 
     def _handle(self, signum: int, frame) -> None:
-        import time
-
         if self.signum is None:
             self.signum, self.at = signum, time.time()
         if not self.in_lightning:
@@ -163,8 +170,6 @@ def save_preemption_checkpoint(trainer, path: Path) -> None:
 
 def checkpoint_step(path: Path) -> int:
     """The ``global_step`` of a checkpoint, loaded as ``--ckpt_path last`` checks it (weights only, memory-mapped)."""
-    from assembly.resume import read_training_state
-
     return int(read_training_state(Path(path))["global_step"])
 
 
@@ -188,9 +193,6 @@ def run_fit_test(config_path: Path, prune: dict[str, Any] | None, out: Path, ckp
         trainer.callbacks.append(_pruning_callback(prune))
     callback = preemption_callback(out)
     trainer.callbacks.append(callback)
-    from sweeps.progress import progress_callback
-    from sweeps.wandb_log import log_paper_deltas, log_run_context, read_row_file
-
     trainer.callbacks.append(progress_callback(out))  # the sweep worker reads the step from <out>/progress.json
     context = read_row_file(out)
     log_run_context(trainer.loggers, yaml.safe_load(Path(config_path).read_text()), context)
@@ -214,23 +216,12 @@ def run_fit_test(config_path: Path, prune: dict[str, Any] | None, out: Path, ckp
     if report is not None and trainer.is_global_zero:
         log_paper_deltas(trainer.loggers, report, context, trainer.global_step)
         log_scores(trainer.loggers, report, bucket, trainer.global_step)
-        from sweeps.samples import model_samples, save_samples_safely
-
         save_samples_safely(out, lambda: model_samples(model, datamodule))  # the report's image grid
     return report, trainer.is_global_zero
 
 
-def score_group(report: dict[str, Any], bucket: str | None) -> dict[str, Any]:
-    """The part of a report the table scores for a row: its bucket when the report has it, else overall (smoke
-    masks are not bucketed; the table falls back the same way)."""
-    found = (report.get("buckets") or {}).get(bucket) if bucket else None
-    return found or report.get("overall") or {}
-
-
 def score_metrics(report: dict[str, Any], bucket: str | None) -> dict[str, float]:
     """``{name: value}`` to log: ``sweep/<m>`` (the row's score), ``test/bucket/<b>/<m>``, ``test/mask_type/<t>/<m>``."""
-    import math
-
     def means(group: dict[str, Any] | None) -> dict[str, float]:
         out = {}
         for name, stat in ((group or {}).get("metrics") or {}).items():
@@ -314,8 +305,6 @@ def main(argv: list[str] | None = None) -> int:
             config = yaml.safe_load(args.config.read_text()) or {}
             report = run_masked_input_baseline(config, [m for m in args.metrics.split(",") if m], args.protocol,
                                                args.baseline)
-            from sweeps.samples import masked_input_samples, save_samples_safely
-
             save_samples_safely(args.out, lambda: masked_input_samples(config, args.baseline))
         else:
             report, rank_zero = run_fit_test(args.config, json.loads(args.prune) if args.prune else None, args.out,

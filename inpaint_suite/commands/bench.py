@@ -34,6 +34,7 @@ import torch
 
 from assembly.errors import UsageError
 from inpaint_suite.commands import learning
+from inpaint_suite.commands.bench_common import build_method, method_overrides, print_rows
 
 SECTIONS = ("methods", "masks", "strokes", "metrics", "cra")
 MODES = ("fp32", "bf16", "channels_last", "compile")
@@ -186,19 +187,6 @@ def mode_supported(mode: str, device: torch.device) -> tuple[bool, str]:
 
 
 # ------------------------------------------------------------------------------------------------ methods
-# Per-method options so one step measures the full objective at the benchmark size: DeepGIN past its L1 warm-up,
-# HiFill's critic built for the input size.
-def method_overrides(name: str, size: int) -> dict:
-    return {"deepgin": {"warmup_steps": 0}, "hifill": {"image_size": size}}.get(name, {})
-
-
-def build_method(name: str, overrides: dict | None = None):
-    from assembly.config import build_model, load_config
-
-    section = load_config(name).get("model", {})
-    return build_model(section, {"vgg_weights": "random", "log_images_every_n_steps": 0, **(overrides or {})})
-
-
 def train_step_fn(model, batch: dict, opt_g, opt_d, mode: str, device: torch.device) -> Callable[[], None]:
     """One generator + discriminator update exactly as the base executes it (without a Trainer)."""
 
@@ -435,45 +423,6 @@ def bench_cra(device: torch.device, sizes: tuple[int, ...]):
 
 
 # ------------------------------------------------------------------------------------------------ CLI
-def print_rows(title: str, rows: list[dict]) -> None:
-    """A table of ``rows``. A long text column whose rows all say the same thing (where they say anything) shows a
-    mark in the table and the text once, under it."""
-    from rich.console import Console
-    from rich.table import Table
-
-    if not rows:
-        return
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    marks = "†‡§¶"
-    notes: dict[str, str] = {}
-    for column in columns:
-        values = {r[column] for r in rows if r.get(column) is not None}
-        if len(rows) > 1 and len(values) == 1 and len(notes) < len(marks):
-            (text,) = values
-            if isinstance(text, str) and len(text) > 24:
-                notes[column] = text
-    mark_of = {c: marks[i] for i, c in enumerate(notes)}
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[mark_of[c] if c in notes and row.get(c) is not None else _fmt(row.get(c)) for c in columns])
-    console = Console(width=max(100, min(220, 16 * len(columns))))
-    console.print(table)
-    for column, text in notes.items():
-        console.print(f"{mark_of[column]} {column}: {text}", markup=False, highlight=False)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def environment(device: torch.device) -> dict[str, Any]:
     info = {"torch": torch.__version__, "python": platform.python_version(), "device": str(device),
             "cpu_threads": torch.get_num_threads(), "machine": platform.machine(), "cpus": os.cpu_count()}

@@ -40,6 +40,7 @@ import torch
 
 from assembly.errors import UsageError
 from inpaint_suite.commands import bench
+from inpaint_suite.commands.bench_common import build_method, fmt, method_overrides
 
 # torch.compile rows come last: their compile time is the least predictable, so an overrun costs only them
 SECTIONS = ("cuda_tests", "methods", "masks", "learning", "cra", "official", "compile")
@@ -170,7 +171,7 @@ def learning_check(method: str, device: torch.device, steps: int, batch: int, si
     from datamodules.masks import build_mask_generator
 
     torch.manual_seed(0)
-    model = bench.build_method(method, bench.method_overrides(method, size)).to(device).train()
+    model = build_method(method, method_overrides(method, size)).to(device).train()
     opts = model.configure_optimizers()
     opt_g, opt_d = (opts[0], opts[1]) if isinstance(opts, (list, tuple)) else (opts, None)
     masks = build_mask_generator("deepfill_v2")
@@ -289,7 +290,7 @@ def official_comparison(methods: list[str], device: torch.device, batch_size: in
         size_m = row["size"]
         try:
             torch.manual_seed(0)
-            model = bench.build_method(method, bench.method_overrides(method, size_m)).to(device).train()
+            model = build_method(method, method_overrides(method, size_m)).to(device).train()
             batch = {k: v.to(device) for k, v in model.example_batch(size_m, batch_size).items() if torch.is_tensor(v)}
             if method not in our_steps:  # section b did not measure it: our full objective, fp32
                 opts = model.configure_optimizers()
@@ -355,7 +356,7 @@ def markdown(results: dict[str, Any]) -> str:
                 columns += [k for k in row if k not in columns and not isinstance(row[k], (list, dict))]
             title = name if key == "rows" else f"{name}: {key.replace('_', ' ')}"
             lines += ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-            lines += ["| " + " | ".join(bench._fmt(r.get(c)).replace("|", "/") for c in columns) + " |" for r in rows]
+            lines += ["| " + " | ".join(fmt(r.get(c)).replace("|", "/") for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 

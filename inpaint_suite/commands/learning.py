@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from inpaint_suite.commands.bench_common import build_method, print_rows
+
 METHODS = ("aotgan", "madf", "deepgin", "hifill")
 CHOICES = METHODS + ("tiny",)  # tiny: the suite's template method, seconds per run (tests)
 METRICS = ("l1_hole", "psnr", "ssim", "lpips")
@@ -147,8 +149,6 @@ def baseline_scores(evaluator, batches) -> dict[str, dict[str, float]]:
 
 # ------------------------------------------------------------------------------------------------ training
 def build(name: str, size: int, vgg: str):
-    from inpaint_suite.commands.bench import build_method
-
     overrides: dict[str, Any] = {"vgg_weights": vgg}
     if name == "hifill":
         overrides["image_size"] = size  # the critic's linear layer is sized for the crop
@@ -264,8 +264,6 @@ def plot(curves: dict[str, list[dict]], baselines: dict[int, dict[str, dict[str,
 
 def run(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     """Train, track and report every method of ``--learn-methods``; returns the JSON-able results."""
-    from inpaint_suite.commands.bench import print_rows
-
     defaults = DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
     steps = _per_method(args.learn_steps, defaults["steps"], "--learn-steps")
     from lightning_modules.hifill import HiFill

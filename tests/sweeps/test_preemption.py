@@ -200,7 +200,7 @@ def test_real_trial_sigterm_saves_a_checkpoint_and_continues_from_it(tmp_path):
 
     import yaml
 
-    from sweeps.runner import row_config
+    from sweeps.row_configs import row_config
     from sweeps.spec import load_sweep
 
     sweep = load_sweep("tiny_demo")
