@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import signal
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from datamodules import InpaintDataModule
 from assembly import progress, resume
 from assembly.checkpoint_io import install_atomic_checkpoint_io
+from assembly.checks import check_config
 from assembly.errors import UsageError, torch_load_argument
 from assembly.preemption import PreemptionCheckpoint, exit_code
+from datamodules import InpaintDataModule
 from lightning_modules import config_names, config_path, part_names
-from lightning_modules.base import InpaintingModule
+from lightning_modules.base import CheckpointError, InpaintingModule, describe_load_error
 
 
 def resolve_config_args(argv: Sequence[str]) -> list[str]:
@@ -71,7 +77,6 @@ class InpaintCLI(LightningCLI):
         check_checkpoint_args(config)
         if flag_value(self.raw_args, INIT_FROM_FLAGS) is None:  # on the command line: with_weights_options did it
             check_weights_options(config)
-        from assembly.checks import check_config
 
         check_config(config, self.subcommand, self.raw_args)  # every bad value, before the model is built
         trainer = config.trainer
@@ -82,8 +87,6 @@ class InpaintCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         """Constructors validate their options (``nan_policy``, mask specs, ...): a ValueError there is a bad
         configuration, reported as one line, not a traceback."""
-        from lightning_modules.base import CheckpointError
-
         try:
             super().instantiate_classes()
         except CheckpointError:
@@ -97,8 +100,6 @@ class InpaintCLI(LightningCLI):
 def prepare_trainer_for_long_runs(trainer) -> None:
     """Atomic checkpoint writes, checkpoints in the run's own folder (not a logger version's), and a checkpoint on
     preemption: see ``assembly.checkpoint_io``, ``assembly.resume`` and ``assembly.preemption``."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
     install_atomic_checkpoint_io(trainer)
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
@@ -196,8 +197,6 @@ def _multi_device(devices, accelerator, num_nodes) -> bool:
         if devices.isdigit():
             return int(devices) > 1
         if devices in ("auto", "-1") and accelerator in ("auto", "gpu", "cuda"):
-            import torch
-
             return torch.cuda.device_count() > 1
         return devices not in ("auto", "1")
     if isinstance(devices, (list, tuple)):
@@ -225,7 +224,6 @@ def weights_model_args(path: str | None) -> dict:
     ``inpaint-suite convert``); ``{}`` for our own checkpoints or an unreadable file (init_from reports that)."""
     if not path or not Path(path).is_file():
         return {}
-    import torch
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -236,8 +234,6 @@ def weights_model_args(path: str | None) -> dict:
 
 
 def _cli_value(value) -> str:
-    import json
-
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -286,14 +282,11 @@ def build_cli(argv: Sequence[str], run: bool = True, cli_class: type[InpaintCLI]
 
 
 def main(argv: Sequence[str], command: str = "fit") -> int:
-    import warnings
-
     # we pass the (config-resolved) arguments explicitly; Lightning warns when sys.argv also has some
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen VGG, by design
     # GAN modules optimise manually and their checkpoints hold the state after the step, which is what resuming wants
     warnings.filterwarnings("ignore", message=".*manual optimization and every_n_train_steps.*")
-    import argparse
 
     try:
         build_cli([command, *argv])
@@ -306,8 +299,5 @@ def main(argv: Sequence[str], command: str = "fit") -> int:
         loaded = torch_load_argument(error)
         if loaded is None:
             raise
-        from lightning_modules.base import CheckpointError, describe_load_error
-
-        ckpt = loaded
-        raise CheckpointError(describe_load_error(ckpt, error)) from error
+        raise CheckpointError(describe_load_error(loaded, error)) from error
     return 0

@@ -13,7 +13,8 @@ checkpoint; the row is handed back (claimable again, not counted against ``--max
 This module is the command: it reads the sweep file and hands it to the part that runs its kind (:mod:`sweeps.worker`
 for tables, :mod:`sweeps.search` for TPE studies, :func:`run_model_info`, :mod:`sweeps.wandb_export`). Those are
 imported when the kind is known: they bring Optuna and Lightning (seconds), which ``sweep --help``, the list of
-sweeps and ``--export`` do not need.
+sweeps and ``--export`` do not need. Rich, likewise, is imported where a table is printed (it would double the time
+``sweep --help`` takes).
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from rich.console import Console
-from rich.table import Table
 
 from assembly.errors import UsageError
 from sweeps.options import build_parser
@@ -37,6 +35,9 @@ from sweeps.wandb_export import write_wandb_sweep
 
 
 def list_sweeps() -> int:
+    from rich.console import Console  # Rich (tenths of a second) only when a table is printed: see the docstring
+    from rich.table import Table
+
     table = Table(title="sweeps (inpaint-suite sweep NAME | make sweep ABLATION=NAME)")
     for column in ("name", "kind", "method", "paper", "rows"):
         table.add_column(column)

@@ -14,9 +14,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from evaluation.report import to_jsonable
 from sweeps.spec import Sweep, paper_groups
 
@@ -188,6 +185,8 @@ def render_csv(sweep: Sweep, records: list[dict[str, Any]], settings: dict[str, 
 
 
 def render_rich(sweep: Sweep, records: list[dict[str, Any]], settings: dict[str, Any]):
+    from rich.table import Table  # Rich where a table is printed: the sweep command imports this module at start-up
+
     table = Table(title=f"{sweep.name}: {sweep.paper.get('table', '')} [{settings.get('profile')} profile]",
                   caption="\n".join(settings_lines(settings)) + "\nours ±95% CI half-width | paper | Δ = ours − paper")
     table.add_column("row")
@@ -225,5 +224,7 @@ def write_tables(out_dir: Path, sweep: Sweep, results: list[dict[str, Any]], set
 
 def print_table(sweep: Sweep, payload: dict[str, Any]) -> None:
     """The table of ``payload`` (from :func:`write_tables`) on the console, wide enough for every metric."""
+    from rich.console import Console
+
     Console(width=max(160, 30 + 30 * len(sweep.metrics))).print(render_rich(sweep, payload["rows"],
                                                                               payload["settings"]))

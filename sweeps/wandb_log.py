@@ -61,6 +61,8 @@ def read_row_file(out: Path) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------------------------- in the trial
 def _wandb_loggers(loggers) -> list:
+    # Lightning and wandb inside the functions: the sweep command imports this module (after the table it logs the
+    # comparison run), and W&B loads only when something is logged.
     from lightning.pytorch.loggers import WandbLogger
 
     return [logger for logger in loggers or [] if isinstance(logger, WandbLogger)]

@@ -16,13 +16,19 @@ beside the measurements with a verdict, and a missed target says why when the re
 
 from __future__ import annotations
 
+# Lazy imports (inside the sections): Lightning and the DataModule (seconds) for the methods, masks and strokes,
+# torchmetrics for the metrics, psutil (not a dependency) for CPU memory: each section loads only what it measures,
+# so the CRA section's fresh child processes stay small and a missing package breaks only its own section.
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import functools
 import gc
 import json
 import os
 import platform
+import subprocess
 import sys
 import threading
 import time
@@ -30,11 +36,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from assembly.errors import UsageError
+from evaluation.fid import InceptionFeatures
 from inpaint_suite.commands import learning
 from inpaint_suite.commands.bench_common import build_method, method_overrides, print_rows
+from networks.backbones.inception import FIDInceptionV3
+from networks.cra import ContextualResidualAggregation
+from networks.hifill import HiFillGenerator
 
 SECTIONS = ("methods", "masks", "strokes", "metrics", "cra")
 MODES = ("fp32", "bf16", "channels_last", "compile")
@@ -64,9 +76,6 @@ def timed(fn: Callable[[], Any], device: torch.device, repeat: int = 3, warmup: 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim``, looked up once (``find_library`` runs a subprocess); None where libc lacks it."""
-    import ctypes
-    import ctypes.util
-
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc: the baseline keeps earlier freed memory
@@ -161,8 +170,6 @@ def gemm_flops_per_second(device: torch.device, dtype: torch.dtype = torch.float
 
 
 def count_flops(fn: Callable[[], Any]) -> int:
-    from torch.utils.flop_counter import FlopCounterMode
-
     with FlopCounterMode(display=False) as counter:
         fn()
     return counter.get_total_flops()
@@ -321,8 +328,6 @@ def bench_masks(device: torch.device, sizes: tuple[int, ...], batch: int, step_s
 def bench_metrics(device: torch.device, n_images: int = 32, size: int = 256, batch: int = 8):
     """Harness throughput vs the bare Inception forward it is bounded by (random weights: speed only)."""
     from evaluation import InpaintingEvaluator
-    from evaluation.fid import InceptionFeatures
-    from networks.backbones.inception import FIDInceptionV3
 
     rows = []
     images = torch.rand(n_images, 3, size, size, device=device) * 2 - 1
@@ -360,9 +365,6 @@ def bench_metrics(device: torch.device, n_images: int = 32, size: int = 256, bat
 # ------------------------------------------------------------------------------------------------ CRA
 def cra_once(size: int, device: torch.device) -> dict[str, float]:
     """One CRA inpainting of a random ``size``² photo with a centred hole covering a quarter of it."""
-    from networks.cra import ContextualResidualAggregation
-    from networks.hifill import HiFillGenerator
-
     generator = HiFillGenerator().to(device).eval()
     image = torch.rand(1, 3, size, size, device=device) * 2 - 1
     mask = torch.zeros(1, 1, size, size, device=device)
@@ -375,9 +377,6 @@ def cra_once(size: int, device: torch.device) -> dict[str, float]:
 
 def _cra_child(size: int) -> None:
     """Entry point of the per-size CPU subprocess: peak RSS above the process's state before the call."""
-    from networks.cra import ContextualResidualAggregation
-    from networks.hifill import HiFillGenerator
-
     generator = HiFillGenerator().eval()
     image = torch.rand(1, 3, size, size) * 2 - 1
     mask = torch.zeros(1, 1, size, size)
@@ -394,8 +393,6 @@ def _cra_child(size: int) -> None:
 def bench_cra(device: torch.device, sizes: tuple[int, ...]):
     """CPU: each size in a fresh process, because the allocator keeps freed memory and would hide later peaks;
     CUDA: in process, with the allocator's own peak statistics."""
-    import subprocess
-
     rows = []
     for size in sizes:
         try:
@@ -412,8 +409,6 @@ def bench_cra(device: torch.device, sizes: tuple[int, ...]):
             rows.append({"size": size, "error": f"{type(error).__name__}: {detail.strip().splitlines()[-1][:200]}"})
     good = [r for r in rows if "peak_mb" in r and r["peak_mb"] > 0]
     if len(good) >= 2:
-        import numpy as np
-
         px = np.log([r["size"] ** 2 for r in good])
         exponent = float(np.polyfit(px, np.log([r["peak_mb"] for r in good]), 1)[0])
         time_exp = float(np.polyfit(px, np.log([r["seconds"] for r in good]), 1)[0])

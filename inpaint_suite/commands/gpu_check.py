@@ -39,6 +39,8 @@ from typing import Any
 import torch
 
 from assembly.errors import UsageError
+from datamodules.datasets.sample import SampleDataset
+from datamodules.masks import build_mask_generator, generator_names
 from inpaint_suite.commands import bench
 from inpaint_suite.commands.bench_common import build_method, fmt, method_overrides
 
@@ -129,8 +131,6 @@ def run_cuda_tests(paths: list[str], timeout: float) -> dict[str, Any]:
 def mask_equality(device: torch.device, size: int, n: int, names: list[str] | None) -> list[dict[str, Any]]:
     """Masks drawn on ``device`` against the CPU's for the same indices and seed: fraction of differing pixels
     (documented tolerance: pixel centres within ~1e-9 px of a boundary may flip, < 1e-4)."""
-    from datamodules.masks import build_mask_generator, generator_names
-
     rows = []
     for name in names or [n for n in generator_names() if n != "mixture"]:  # a mixture reports its components
         row: dict[str, Any] = {"generator": name, "size": size, "masks": n}
@@ -167,9 +167,6 @@ def learning_check(method: str, device: torch.device, steps: int, batch: int, si
                    n_eval: int) -> dict[str, Any]:
     """``steps`` training steps (bench's G + D step) on random crops of the sample photos with free-form masks;
     held-out photos and masks are fixed by seed, so before and after are comparable."""
-    from datamodules.datasets.sample import SampleDataset
-    from datamodules.masks import build_mask_generator
-
     torch.manual_seed(0)
     model = build_method(method, method_overrides(method, size)).to(device).train()
     opts = model.configure_optimizers()
