@@ -97,7 +97,7 @@ class Preemption:
     (it installs its handler then, composed with ours, and resets its flag when it does), and it ignores SIGUSR1
     outside SLURM. So: outside Lightning's loops the signal raises :class:`Preempted` at once (nothing to save);
     inside, SIGUSR1 is re-sent as SIGTERM to reach Lightning's handler, and a signal that came while Lightning's
-    handler was not installed yet is re-sent at ``on_train_start`` (see :class:`PreemptionCheckpoint`).
+    handler was not installed yet is re-sent at ``on_train_start`` (see :func:`preemption_callback`).
     """
 
     def __init__(self) -> None:
@@ -131,34 +131,28 @@ class Preemption:
 PREEMPTION = Preemption()
 
 
-def preemption_callback(out: Path):
-    """A callback saving ``<out>/checkpoints/last.ckpt`` when a preemption stops ``fit``.
+def preemption_callback():
+    """A callback handing a signal that came before Lightning installed its SIGTERM handler (which resets its flag)
+    to that handler once training starts.
 
-    Lightning's ``OnExceptionCheckpoint`` saves on *any* exception (a NaN row would be resumed from NaN weights
-    after ``--retry-failed``) and deletes its file at teardown, so this saves only on ``SIGTERMException`` and keeps
-    the file. A save that another callback (the training's own preemption callback) already made after the signal is
-    not repeated. The file is written under a temporary name and renamed: a kill during the save leaves the previous
-    ``last.ckpt`` intact.
+    The checkpoint itself is ``assembly.preemption.PreemptionCheckpoint``'s: ``build_cli`` installs it on every
+    trainer, and on a ``SIGTERMException`` during ``fit`` it writes ``last.ckpt`` atomically (only on that exception,
+    unlike Lightning's ``OnExceptionCheckpoint``, which would resume a NaN row from NaN weights and deletes its file at
+    teardown). :func:`run_fit_test` points it at ``<out>/checkpoints``; this module saves only where that callback
+    does not (a signal after the last batch, or during the test).
     """
     from lightning.pytorch.callbacks import Callback
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    class PreemptionCheckpoint(Callback):
-        path = out / "checkpoints" / LAST_CKPT
-
+    class PreemptionResend(Callback):
         def on_train_start(self, trainer, pl_module) -> None:
-            # A signal that arrived before Lightning installed its handler (which resets its flag) is re-sent.
             if PREEMPTION.signum is not None and not PREEMPTION.delivered:
                 PREEMPTION.resend()
 
-        def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-            if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
-                save_preemption_checkpoint(trainer, self.path)
-
-    return PreemptionCheckpoint()
+    return PreemptionResend()
 
 
 def save_preemption_checkpoint(trainer, path: Path) -> None:
+    """``last.ckpt`` written under a temporary name and renamed: a kill during the save leaves the previous one."""
     if path.is_file() and path.stat().st_mtime >= PREEMPTION.at:
         return  # already saved after the signal
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,13 +180,17 @@ def run_fit_test(config_path: Path, prune: dict[str, Any] | None, out: Path, ckp
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from assembly.lightning_cli import build_cli
+    from assembly.preemption import PreemptionCheckpoint
 
     cli = build_cli(["--config", str(config_path)], run=False)
     trainer, model, datamodule = cli.trainer, cli.model, cli.datamodule
     if prune:
         trainer.callbacks.append(_pruning_callback(prune))
-    callback = preemption_callback(out)
-    trainer.callbacks.append(callback)
+    path = out / "checkpoints" / LAST_CKPT  # where the worker's resume and write_handed_back look
+    for saver in trainer.callbacks:
+        if isinstance(saver, PreemptionCheckpoint):
+            saver.dirpath = str(path.parent)
+    trainer.callbacks.append(preemption_callback())
     trainer.callbacks.append(progress_callback(out))  # the sweep worker reads the step from <out>/progress.json
     context = read_row_file(out)
     log_run_context(trainer.loggers, yaml.safe_load(Path(config_path).read_text()), context)
@@ -203,14 +201,14 @@ def run_fit_test(config_path: Path, prune: dict[str, Any] | None, out: Path, ckp
     except SIGTERMException:
         raise Preempted(f"{PREEMPTION.name or 'SIGTERM'} during training") from None
     if PREEMPTION.signum is not None:  # came between the last batch and the end of fit: keep the trained model
-        save_preemption_checkpoint(trainer, callback.path)
+        save_preemption_checkpoint(trainer, path)
         raise Preempted(f"{PREEMPTION.name} after training")
     if trainer.interrupted:
         raise RuntimeError("training was interrupted")
     try:
         trainer.test(model, datamodule=datamodule, verbose=False)
     except SIGTERMException:
-        save_preemption_checkpoint(trainer, callback.path)
+        save_preemption_checkpoint(trainer, path)
         raise Preempted(f"{PREEMPTION.name or 'SIGTERM'} during the test") from None
     report = getattr(model, "test_report", None)
     if report is not None and trainer.is_global_zero:
