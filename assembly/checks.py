@@ -18,7 +18,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from assembly.errors import UsageError
+from datamodules.datamodule import InpaintDataModule
+from datamodules.datasets import DATASETS, DatasetSetupError, check_root
+from datamodules.datasets.common import SEG_ENCODINGS
+from datamodules.datasets.mask_files import MASK_FILE_OPTIONS, check_mask_folder
+from datamodules.masks import check_mask_spec
+from datamodules.transforms import CROP_POLICIES
+from evaluation.names import check_metric_names
+from lightning_modules.base import InpaintingModule
 
 OPTIMIZER_KEYS = ("optimizer", "lr_scheduler")
 
@@ -81,8 +91,6 @@ def check_moved_keys(args: Sequence[str]) -> None:
 
 # ------------------------------------------------------------------------------------------------------- pieces
 def _check_optimizers(config, module_class, check: Checker) -> None:
-    from lightning_modules.base import InpaintingModule
-
     if module_class is None or not issubclass(module_class, InpaintingModule):
         return
     for key in OPTIMIZER_KEYS:
@@ -98,9 +106,6 @@ def _check_optimizers(config, module_class, check: Checker) -> None:
 
 
 def _check_data(data, stage: str, check: Checker) -> None:
-    from datamodules.datamodule import InpaintDataModule
-    from datamodules.datasets import DATASETS, DatasetSetupError, check_root
-
     for key, least in (("image_size", 1), ("batch_size", 1), ("eval_batch_size", 1), ("num_workers", 0),
                        ("train_length", 1), ("val_length", 1), ("test_length", 1)):
         value = _get(data, key)
@@ -111,19 +116,14 @@ def _check_data(data, stage: str, check: Checker) -> None:
     kind = _get(data, "dataset")
     if kind not in DATASETS:
         check.fail("data.dataset", kind, f"unknown dataset; choose from {', '.join(sorted(DATASETS))}")
-    from datamodules.datasets.common import SEG_ENCODINGS
 
     if _get(data, "seg_encoding", "labels") not in SEG_ENCODINGS:
         check.fail("data.seg_encoding", _get(data, "seg_encoding"), f"choose from {', '.join(SEG_ENCODINGS)}")
-
-    from datamodules.transforms import CROP_POLICIES
 
     options = dict(_get(data, "dataset_options") or {})
     for key, value in (("data.crop", _get(data, "crop")), ("data.dataset_options.eval_crop", options.get("eval_crop"))):
         if value is not None and value not in CROP_POLICIES:
             check.fail(key, value, f"unknown crop policy; choose from {', '.join(sorted(CROP_POLICIES))}")
-
-    from datamodules.masks import check_mask_spec
 
     specs = [("data.masks", _get(data, "masks"))]
     if _get(data, "eval_masks") is not None:
@@ -149,8 +149,6 @@ def _check_data(data, stage: str, check: Checker) -> None:
             except (ValueError, TypeError) as error:  # a bad dataset_options choice or name
                 check.fail("data.dataset_options", options, _one_line(error))
 
-    from datamodules.datasets.mask_files import MASK_FILE_OPTIONS, check_mask_folder
-
     file_options = dict(_get(data, "mask_file_options") or {})
     unknown = sorted(set(file_options) - set(MASK_FILE_OPTIONS))
     if unknown:
@@ -170,8 +168,6 @@ def _check_data(data, stage: str, check: Checker) -> None:
 
 
 def _check_model(module_class, init_args: dict[str, Any], data, stage: str, check: Checker) -> None:
-    from evaluation.names import check_metric_names
-
     metrics = init_args.get("test_metrics")
     if metrics is not None:
         try:
@@ -285,8 +281,6 @@ def _yaml_sets(path: str, parts: tuple[str, ...]) -> bool:
 
 @cache
 def _load_yaml(path: str) -> Any:
-    import yaml
-
     try:
         return yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError):

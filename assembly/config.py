@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import inspect
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,6 @@ def init_arg_names(cls: type) -> list[str]:
 
 
 def model_class_of(model_section: dict[str, Any]) -> type:
-    import importlib
-
     class_path = model_section.get("class_path")
     if not class_path:
         raise UsageError("the config's model section has no class_path")
@@ -119,6 +118,8 @@ def build_model(model_section: dict[str, Any], overrides: dict[str, Any] | None 
 
     Keys and types are checked by jsonargparse against the constructor signature before anything is built.
     """
+    # Imported here: the sweep command and its --help read configs through this module and must not pay for
+    # Lightning (seconds) or jsonargparse; only building a model needs them.
     from jsonargparse import ArgumentParser
 
     from lightning_modules.base import InpaintingModule

@@ -1,46 +1,48 @@
 """The suite's error types that reach the console, and their exit codes.
 
-``UsageError`` is a bad command line or configuration (one line, exit 2). Errors raised in the layers below
-(data, weights files, training) are mapped to a line and an exit code by :func:`known_error`.
+The protocol: an exception class that stands for a known failure (not a bug) carries a class attribute ``exit_code``
+(an int), and its message is one line about what the user named. ``UsageError`` (a bad command line or
+configuration, exit 2) is defined here; the layers below define their own, with the attribute and without importing
+this package (imports run one way: the entry points and this layer sit above them):
+
+- ``datamodules.datasets.common.DatasetSetupError`` (missing root, wrong layout, no images): exit 2;
+- ``datamodules.image_io.ImageReadError`` (an image/mask file named by the user, e.g. ``predict --mask``): exit 2;
+- ``CheckpointError`` / ``CheckpointKeyError`` (a weights or checkpoint file that cannot be used: missing, unsafe
+  pickle, wrong keys or shapes): exit 2;
+- ``NonFiniteLossError`` (a NaN/Inf loss stops training on purpose): exit 1; its class attribute ``console_prefix``
+  (``"training stopped: "``) heads the line.
+
+:func:`known_error` turns any of them into ``(line, exit code)``; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 
 class UsageError(Exception):
-    """A bad command line: printed as one line, exit code 2."""
+    """A bad command line or configuration: printed as one line, exit code 2."""
+
+    exit_code = 2
 
 
 def known_error(error: BaseException) -> tuple[str, int] | None:
-    """``(one-line message, exit code)`` for the suite's own error types that reach the console; ``None`` else.
+    """``(one-line message, exit code)`` for an error that reaches the console and is not a bug; ``None`` else.
 
-    - a dataset that cannot be set up (``DatasetSetupError``: missing root, wrong layout, no images) or an image
-      file that cannot be read (``ImageReadError``, e.g. ``predict --mask``): exit 2;
-    - a weights/checkpoint file that cannot be used (``CheckpointError``: missing, unsafe pickle, wrong keys or
-      shapes) is bad user input: exit 2;
-    - a NaN/Inf loss (``NonFiniteLossError``) stops training on purpose: exit 1, the message names step and term;
-    - an exception raised inside ``torch.load`` (a file refused by ``weights_only=True`` or not a torch file) is
-      about a file the user named: exit 2 (commands should wrap their loads; this is the safety net).
-    Looked up in ``sys.modules`` so ``inpaint-suite --help`` never imports torch.
+    An error whose class carries an int ``exit_code`` (see the module docstring) is reported with it. Safety net: an
+    exception raised inside ``torch.load`` (a file refused by ``weights_only=True`` or not a torch file) is about a
+    file the user named, exit 2 (commands should wrap their loads in a ``CheckpointError`` themselves).
     """
-    datasets = sys.modules.get("datamodules.datasets.common")
-    if datasets is not None and isinstance(error, datasets.DatasetSetupError):  # missing root, empty split
-        return " ".join(str(error).split()), 2
-    image_io = sys.modules.get("datamodules.image_io")
-    if image_io is not None and isinstance(error, image_io.ImageReadError):  # an image/mask file named by the user
-        return " ".join(str(error).split()), 2
-    weights = sys.modules.get("networks.weights")
-    if weights is not None and isinstance(error, weights.CheckpointError):
-        return " ".join(str(error).split()), weights.CheckpointError.exit_code
-    nonfinite = sys.modules.get("lightning_modules.nonfinite")
-    if nonfinite is not None and isinstance(error, nonfinite.NonFiniteLossError):
-        return "training stopped: " + " ".join(str(error).split()), nonfinite.NonFiniteLossError.exit_code
+    code = getattr(type(error), "exit_code", None)
+    if isinstance(code, int) and not isinstance(code, bool):
+        prefix = getattr(type(error), "console_prefix", "") or ""
+        return prefix + " ".join(str(error).split()), code
     loaded = torch_load_argument(error)
-    if loaded is not None and weights is not None:  # torch.load itself refused or could not parse a user's file
-        return " ".join(weights.describe_load_error(loaded, error).split()), 2
+    if loaded is not None:
+        # Imported here: this branch runs only after torch.load failed, and `inpaint-suite --help` must stay torch-free.
+        from networks.weights import describe_load_error
+
+        return " ".join(describe_load_error(loaded, error).split()), 2
     return None
 
 

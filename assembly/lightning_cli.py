@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import signal
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from datamodules import InpaintDataModule
 from assembly import progress, resume
 from assembly.checkpoint_io import install_atomic_checkpoint_io
+from assembly.checks import check_config, check_moved_keys
+from assembly.config import DATA_LINKED_MODEL_ARGS, converted_model_args, data_options_for
 from assembly.errors import UsageError, torch_load_argument
 from assembly.preemption import PreemptionCheckpoint, exit_code
+from datamodules import InpaintDataModule
 from lightning_modules import config_names, config_path, part_names
 from lightning_modules.base import InpaintingModule
+from lightning_modules.callbacks import ImageGridLogger, RNGStateCheckpoint
+from networks.weights import CheckpointError, describe_load_error
 
 
 def resolve_config_args(argv: Sequence[str]) -> list[str]:
@@ -59,8 +68,6 @@ class InpaintCLI(LightningCLI):
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
-        from lightning_modules.callbacks import ImageGridLogger
-
         # a forced callback: configs say `image_grids: {every_n_steps: N}` (0 = no training grids)
         parser.add_lightning_class_args(ImageGridLogger, "image_grids")
         # one option decides how the Track-2 map is encoded: the data module decodes it, the model records it
@@ -77,7 +84,6 @@ class InpaintCLI(LightningCLI):
         check_checkpoint_args(config)
         if flag_value(self.raw_args, INIT_FROM_FLAGS) is None:  # on the command line: with_weights_options did it
             check_weights_options(config)
-        from assembly.checks import check_config
 
         check_config(config, self.subcommand, self.raw_args)  # every bad value, before the model is built
         trainer = config.trainer
@@ -88,8 +94,6 @@ class InpaintCLI(LightningCLI):
     def instantiate_classes(self) -> None:
         """Constructors validate their options (``nan_policy``, mask specs, ...): a ValueError there is a bad
         configuration, reported as one line, not a traceback."""
-        from networks.weights import CheckpointError
-
         try:
             super().instantiate_classes()
         except CheckpointError:
@@ -104,10 +108,6 @@ def prepare_trainer_for_long_runs(trainer) -> None:
     """Atomic checkpoint writes, checkpoints in the run's own folder (not a logger version's), a checkpoint on
     preemption, and the random states in every checkpoint: see ``assembly.checkpoint_io``, ``assembly.resume``,
     ``assembly.preemption`` and ``lightning_modules.callbacks.rng_state``."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    from lightning_modules.callbacks import RNGStateCheckpoint
-
     install_atomic_checkpoint_io(trainer)
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
@@ -207,8 +207,6 @@ def _multi_device(devices, accelerator, num_nodes) -> bool:
         if devices.isdigit():
             return int(devices) > 1
         if devices in ("auto", "-1") and accelerator in ("auto", "gpu", "cuda"):
-            import torch
-
             return torch.cuda.device_count() > 1
         return devices not in ("auto", "1")
     if isinstance(devices, (list, tuple)):
@@ -236,7 +234,6 @@ def weights_model_args(path: str | None) -> dict:
     ``inpaint-suite convert``); ``{}`` for our own checkpoints or an unreadable file (init_from reports that)."""
     if not path or not Path(path).is_file():
         return {}
-    import torch
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -247,8 +244,6 @@ def weights_model_args(path: str | None) -> dict:
 
 
 def _cli_value(value) -> str:
-    import json
-
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -257,8 +252,6 @@ def with_weights_options(args: list[str]) -> list[str]:
     DeepGIN Track 2's colour seg input, ...): they are inserted right after the last ``--config``, so they override
     the config while the user's own later flags still win. An option the CLI links from the data section
     (``seg_encoding``) is given as that data option (``--data.seg_encoding``, with ``--data.semantic=true``)."""
-    from assembly.config import DATA_LINKED_MODEL_ARGS, converted_model_args, data_options_for
-
     needed = converted_model_args(weights_model_args(flag_value(args, INIT_FROM_FLAGS)))
     if not needed:
         return args
@@ -274,8 +267,6 @@ def with_weights_options(args: list[str]) -> list[str]:
 def check_weights_options(config) -> None:
     """A converted checkpoint named in a YAML ``init_from`` (not seen by :func:`with_weights_options`) whose
     required options the config contradicts is a usage error listing the flags to add."""
-    from assembly.config import DATA_LINKED_MODEL_ARGS, converted_model_args, data_options_for
-
     model = config.get("model") if "model" in config else None
     init_args = model.get("init_args") if model is not None and "init_args" in model else None
     if init_args is None or "init_from" not in init_args:
@@ -297,8 +288,6 @@ def check_weights_options(config) -> None:
 
 def build_cli(argv: Sequence[str], run: bool = True, cli_class: type[InpaintCLI] | None = None) -> InpaintCLI:
     """``cli_class``: a subclass of InpaintCLI (the sweep runner's parse-only check uses the same parser)."""
-    from assembly.checks import check_moved_keys
-
     args = resolve_config_args(argv)
     check_moved_keys(args)  # an option that moved names its new key (jsonargparse would say "no action for key")
     return (cli_class or InpaintCLI)(
@@ -314,14 +303,11 @@ def build_cli(argv: Sequence[str], run: bool = True, cli_class: type[InpaintCLI]
 
 
 def main(argv: Sequence[str], command: str = "fit") -> int:
-    import warnings
-
     # we pass the (config-resolved) arguments explicitly; Lightning warns when sys.argv also has some
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter.*")
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen VGG, by design
     # GAN modules optimise manually and their checkpoints hold the state after the step, which is what resuming wants
     warnings.filterwarnings("ignore", message=".*manual optimization and every_n_train_steps.*")
-    import argparse
 
     try:
         build_cli([command, *argv])
@@ -334,8 +320,5 @@ def main(argv: Sequence[str], command: str = "fit") -> int:
         loaded = torch_load_argument(error)
         if loaded is None:
             raise
-        from networks.weights import CheckpointError, describe_load_error
-
-        ckpt = loaded
-        raise CheckpointError(describe_load_error(ckpt, error)) from error
+        raise CheckpointError(describe_load_error(loaded, error)) from error
     return 0

@@ -56,7 +56,8 @@ def read_training_state(path: Path) -> dict[str, Any]:
     """The checkpoint's dict, memory-mapped (tensors are not read) and with ``weights_only=True``.
 
     Raises on a file that is not a complete Lightning training checkpoint."""
-    import torch
+    import torch  # here: the sweep worker and the trial import this module at start-up; torch is needed only to read
+
 
     state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     if not isinstance(state, dict) or "global_step" not in state or "state_dict" not in state:

@@ -31,6 +31,8 @@ _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 class ImageReadError(OSError):
     """An image file that cannot be decoded; ``path`` and ``reason`` say which and why."""
 
+    exit_code = 2  # bad user input (assembly.errors.known_error)
+
     def __init__(self, path: str | os.PathLike, reason: str) -> None:
         self.path, self.reason = str(path), reason
         super().__init__(f"cannot read image {self.path}: {reason}")

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from assembly.errors import UsageError, known_error
+from assembly.errors import known_error
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -65,10 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = getattr(module, function)(rest, command=command) if command in LIGHTNING_COMMANDS \
             else getattr(module, function)(rest)
-    except UsageError as error:
-        return fail(str(error))
     except Exception as error:
-        known = known_error(error)
+        known = known_error(error)  # UsageError and the lower layers' errors with an exit_code
         if known is None:
             raise  # a genuine bug: keep the traceback
         return fail(*known)

@@ -23,6 +23,7 @@ class NonFiniteLossError(FloatingPointError):
     console prints the message and exits with :attr:`exit_code`."""
 
     exit_code = 1
+    console_prefix = "training stopped: "  # how assembly.errors.known_error introduces the message
 
 
 class NonFiniteGuard:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from assembly.errors import UsageError
-from assembly.lightning_cli import InpaintCLI
+from assembly.lightning_cli import InpaintCLI, build_cli, one_line
 
 
 class ParseOnlyCLI(InpaintCLI):
@@ -50,8 +50,6 @@ def _lookup(config: dict[str, Any], key: str) -> Any:
 
 def describe(message: str, config: dict[str, Any]) -> str:
     """One line ``KEY = VALUE: expected TYPE`` or ``unknown key KEY (= VALUE)`` from jsonargparse's report."""
-    from assembly.lightning_cli import one_line
-
     path: list[str] = []
     unknown = expected = None
     for line in message.splitlines():
@@ -75,8 +73,6 @@ def describe(message: str, config: dict[str, Any]) -> str:
 
 def parse_trial_config(config: dict[str, Any], where: str) -> None:
     """Raise a one-line :class:`UsageError` (``WHERE: ...``) if the trial's parser rejects ``config``."""
-    from assembly.lightning_cli import build_cli
-
     with tempfile.TemporaryDirectory(prefix="sweep-check-") as folder:
         path = Path(folder) / "config.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))

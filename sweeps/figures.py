@@ -21,6 +21,7 @@ import matplotlib.ticker
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch
 
 OURS_COLOR, PAPER_COLOR = "tab:blue", "tab:gray"
 
@@ -153,8 +154,6 @@ def training_curves(curves: dict[str, dict[str, tuple[list[float], list[float]]]
 # --------------------------------------------------------------------------------------------- images
 def as_float_image(x):
     """uint8 0..255 -> float [-1, 1] (images) or [0, 1] (a 1-channel mask); float tensors unchanged."""
-    import torch
-
     if x.dtype == torch.uint8:
         return x.float() / 255 if x.shape[0] == 1 else x.float() / 127.5 - 1
     return x

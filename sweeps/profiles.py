@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from assembly.config import set_dotted
+from evaluation.names import ALL_METRICS
 
 # The smoke profile: built-in photos, 64 px, a few dozen CPU steps, random VGG (no download), nothing else read
 # from disk. Keys a method's config uses for real data (mask folders, list files) are cleared.
@@ -134,8 +135,6 @@ def build_trial_config(base: dict[str, Any], *, layers: list[dict[str, Any]], tr
 
 def _test_metrics(metrics: list[str]) -> list[str]:
     """The evaluation harness's metric names among the sweep's metrics (``params``/``gflops`` are not test metrics)."""
-    from evaluation.names import ALL_METRICS
-
     return [m for m in metrics if m in ALL_METRICS]
 
 

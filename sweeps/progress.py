@@ -25,7 +25,7 @@ PROGRESS_FILE = "progress.json"
 def progress_callback(out: Path, every: float = 1.0):
     """A Lightning callback writing ``{"step", "max_steps", "started", "time", "stage"}`` to ``<out>/progress.json``
     (atomically, at most every ``every`` seconds, and when fit and test start and end)."""
-    from lightning.pytorch.callbacks import Callback
+    from lightning.pytorch.callbacks import Callback  # here: the sweep command imports this module; only a trial trains
 
     class ProgressFile(Callback):
         def __init__(self) -> None:
@@ -86,10 +86,10 @@ class SweepProgress:
 
     def __init__(self, name: str, total: int, done: int = 0, interval: float = 60.0, max_steps: int | None = None,
                  console=None) -> None:
-        from rich.console import Console
-
         self.name, self.total, self.done, self.interval = name, total, done, interval
         self.default_max_steps = max_steps
+        from rich.console import Console  # Rich once a sweep runs: the sweep command imports this module at start-up
+
         self.console = console or Console()
         self.row_label: str | None = None
         self.row_dir: Path | None = None

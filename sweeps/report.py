@@ -21,10 +21,16 @@ import argparse
 import csv
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 from assembly.errors import UsageError
+from sweeps.profiles import wandb_mode
+from sweeps.samples import load_samples
+from sweeps.spec import slug
+from sweeps.table import settings_lines
+from sweeps.wandb_log import log_comparison
 
 REPORT_FILE = "report.md"
 FIGURES_DIR = "figures"
@@ -46,7 +52,6 @@ def trial_folder(out_dir: Path, study: str | None, trial: int | None) -> Path | 
     study, so the ``-t<trial>`` suffix identifies it)."""
     if study is None or trial is None:
         return None
-    from sweeps.spec import slug
 
     run = Path(out_dir) / "runs" / slug(study.replace("/", "_").replace("#", "_run"))
     found = sorted(run.glob(f"*-t{int(trial)}"))
@@ -109,8 +114,7 @@ def headline(settings: dict[str, Any]) -> str:
 def build_report(out_dir: Path, payload: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the figures and ``report.md`` of the sweep whose results are in ``out_dir``; returns
     ``{"report": path, "figures": [paths], "notes": [what could not be drawn and why]}``."""
-    from sweeps import figures as F
-    from sweeps.samples import load_samples
+    from sweeps import figures as F  # matplotlib: the sweep command imports this module, only a report draws
 
     out_dir = Path(out_dir)
     payload = payload or load_table(out_dir)
@@ -194,14 +198,10 @@ def build_report(out_dir: Path, payload: dict[str, Any] | None = None) -> dict[s
 
 
 def _file_part(text: str) -> str:
-    from sweeps.spec import slug
-
     return slug(text.replace("%", "pct").replace(">", "gt").replace("<", "lt"))
 
 
 def write_markdown(out_dir: Path, payload: dict[str, Any], made: list[tuple[Path, str]], notes: list[str]) -> Path:
-    from sweeps.table import settings_lines
-
     settings = payload.get("settings") or {}
     paper = payload.get("paper") or {}
     lines = [f"# {payload.get('sweep')}: {paper.get('table', '')} — {paper.get('title', '')}", ""]
@@ -234,8 +234,6 @@ def after_sweep(out_dir: Path, payload: dict[str, Any], logger_mode: str = "disa
     print(f"[sweep {out_dir.name}] report: {built['report']} ({len(built['figures'])} figures in "
           f"{out_dir / FIGURES_DIR})", flush=True)
     if logger_mode != "disabled":
-        from sweeps.wandb_log import log_comparison
-
         try:
             run_dir = log_comparison(out_dir, payload, built["figures"], logger_mode)
             print(f"[sweep {out_dir.name}] W&B comparison run: {run_dir}", flush=True)
@@ -254,15 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import sys
-
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     name = Path(args.name).stem if args.name.endswith((".yaml", ".yml")) else args.name
     out_dir = Path(args.results).resolve() / name
     payload = load_table(out_dir)
     if args.wandb:
-        from sweeps.profiles import wandb_mode
-
         built = after_sweep(out_dir, payload, wandb_mode())
         return 0 if built else 1
     built = build_report(out_dir, payload=payload)

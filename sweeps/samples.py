@@ -8,6 +8,9 @@ them side by side (:func:`sweeps.figures.inpainting_grid`).
 
 from __future__ import annotations
 
+# torch and the data/evaluation packages are imported inside the functions: the trial module (which the sweep worker
+# imports for its helpers) imports this one, and must stay light.
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -49,8 +52,6 @@ def collect_samples(batches: Iterable[dict[str, Any]], composite: Callable[[dict
 
 
 def save_samples(out: Path, samples: dict[str, Any]) -> Path | None:
-    import os
-
     import torch
 
     if not samples:

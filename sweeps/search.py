@@ -22,14 +22,24 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
+from pathlib import Path
 from typing import Any
 
+import optuna
+import yaml
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+from sweeps import study as st
+from sweeps.report import after_sweep
+from sweeps.row_configs import row_config
 from sweeps.spec import Row, Sweep
+from sweeps.table import print_table, summarize_report, write_tables
+from sweeps.worker import SweepRun, run_trial_process
 
 
 def distributions(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
     out = {}
     for key, d in space.items():
         if d["type"] == "float":
@@ -44,13 +54,6 @@ def distributions(space: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_search(sweep: Sweep, args: argparse.Namespace) -> int:
-    import optuna
-    from optuna.trial import TrialState
-
-    from sweeps import study as st
-    from sweeps.runner import SweepRun, print_table, row_config, run_trial_process
-    from sweeps.table import summarize_report, write_tables
-
     search = sweep.search
     profile = args.profile or ("short" if args.data else "smoke")
     n_trials = args.max_rows or search["n_trials"]
@@ -63,11 +66,7 @@ def run_search(sweep: Sweep, args: argparse.Namespace) -> int:
         row_config(sweep, slots[0], profile, run.extra, run.out_dir / "check", run.metrics, "disabled")
         return 0
     if run.storage_url.startswith("sqlite:///"):
-        from pathlib import Path
-
         Path(run.storage_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    import warnings
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     run.storage = st.open_storage(run.storage_url, heartbeat=args.heartbeat)
@@ -101,8 +100,6 @@ def run_search(sweep: Sweep, args: argparse.Namespace) -> int:
         out = run.trial_dir(row, trial.number)
         out.mkdir(parents=True, exist_ok=True)
         config = row_config(sweep, row, profile, run.extra, out, run.metrics, run.logger_mode)
-        import yaml
-
         (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         prune = None
         if search.get("prune"):
@@ -138,7 +135,5 @@ def run_search(sweep: Sweep, args: argparse.Namespace) -> int:
     payload = write_tables(run.out_dir, table_sweep, results, settings)
     if not args.no_table:
         print_table(table_sweep, payload)
-    from sweeps.report import after_sweep
-
     after_sweep(run.out_dir, payload, run.logger_mode)
     return 0 if any(t.state == TrialState.COMPLETE for t in trials) else 1

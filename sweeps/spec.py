@@ -17,7 +17,10 @@ from typing import Any
 
 import yaml
 
+from assembly.config import init_arg_names, load_config, model_class_of
 from assembly.errors import UsageError
+from evaluation.protocols import check_protocol, protocol_options
+from lightning_modules import METHODS
 
 SWEEP_DIR = Path(__file__).parent
 KINDS = ("table", "search", "model_info", "evaluation")
@@ -181,8 +184,6 @@ def load_sweep(name_or_path: str | Path, directory: Path = SWEEP_DIR) -> Sweep:
         search = _parse_search(search, path)
     protocol = raw.get("evaluation_protocol")
     if protocol is not None:
-        from evaluation.protocols import check_protocol
-
         try:
             check_protocol(protocol, "evaluation_protocol")
         except ValueError as error:
@@ -226,8 +227,6 @@ def base_config_name(sweep: Sweep, row: Row) -> str:
 
 
 def _model_class_path(method: str) -> str:
-    from lightning_modules import METHODS
-
     module, cls = METHODS[method].split(":")
     return f"{module}.{cls}"
 
@@ -239,9 +238,6 @@ def row_base_config(sweep: Sweep, row: Row) -> dict[str, Any]:
     model swaps in the ``model`` section of the method's own packaged config (``aim_track1``: the AIM protocol with
     each method's model); a baseline row has no model.
     """
-    from assembly.config import load_config
-    from lightning_modules import METHODS
-
     name = base_config_name(sweep, row)
     if name is None:
         raise UsageError(f"{sweep.path}: row {row.label!r}: no config and no method to take one from")
@@ -264,7 +260,6 @@ def protocol_layer(sweep: Sweep) -> dict[str, Any]:
     change one setting. Empty when the sweep names none (the packaged config's own protocol stays)."""
     if not sweep.evaluation_protocol:
         return {}
-    from evaluation.protocols import protocol_options
 
     _, options = protocol_options(sweep.evaluation_protocol)
     prefix = "model.init_args.evaluator_options."
@@ -272,12 +267,12 @@ def protocol_layer(sweep: Sweep) -> dict[str, Any]:
 
 
 def _init_names(cls: type) -> set[str]:
-    from assembly.config import init_arg_names
-
     return set(init_arg_names(cls))
 
 
 def _trainer_names() -> set[str]:
+    # Lightning (and the DataModule, which imports it) only when keys are checked: `sweep --help`, the list of sweeps
+    # and --export read sweep files through this module.
     from lightning.pytorch import Trainer
 
     return {p for p in inspect.signature(Trainer.__init__).parameters if p != "self"}
@@ -287,7 +282,6 @@ def check_keys(keys: list[str], model_section: dict[str, Any] | None, where: str
     """Every dotted key must name a real option: ``model.init_args.X`` of the row's method, ``data.X`` of the
     DataModule, ``trainer.X`` of the Trainer, or ``seed_everything``."""
     from datamodules import InpaintDataModule
-    from assembly.config import model_class_of
 
     data_names = _init_names(InpaintDataModule)
     trainer_names = None
@@ -320,8 +314,6 @@ def check_keys(keys: list[str], model_section: dict[str, Any] | None, where: str
 
 def validate_sweep(sweep: Sweep) -> None:
     """Check every override key of every row (and the sweep's common, profile and evaluation overrides)."""
-    from lightning_modules import METHODS
-
     for row in sweep.rows:
         where = f"{sweep.path}: row {row.label!r}"
         if sweep.kind == "model_info":

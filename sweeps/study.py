@@ -16,7 +16,9 @@ Failures with another reason (NaN, OOM, errors) are final unless the runner is a
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import random
 import socket
 import threading
 import time
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
+import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
@@ -42,8 +46,6 @@ def database_url(url: str) -> str:
     """``postgresql://`` with the driver that is installed: SQLAlchemy 2.1 defaults to psycopg 3, the suite's
     ``postgres`` extra installs psycopg2."""
     if url.startswith("postgresql://"):
-        import importlib.util
-
         if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
             return "postgresql+psycopg2://" + url[len("postgresql://"):]
     return url
@@ -56,11 +58,6 @@ def retry_creation_race(create, attempts: int = 6):
     loser as an IntegrityError/ProgrammingError (duplicate key in its catalogue). The second try finds the object.
     Other OperationalErrors (connection failures) are not retried: they mean the storage is unreachable.
     """
-    import random
-    import time
-
-    import sqlalchemy.exc as sa_exc
-
     for attempt in range(attempts):
         try:
             return create()
@@ -123,8 +120,6 @@ class Claims:
     """The claim table: ``claim(study, slot, attempt)`` succeeds for exactly one caller."""
 
     def __init__(self, storage: optuna.storages.RDBStorage) -> None:
-        import sqlalchemy as sa
-
         self.sa = sa
         self.engine = storage.engine
         self.meta = sa.MetaData()

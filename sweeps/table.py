@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from evaluation.report import to_jsonable
 from sweeps.spec import Sweep, paper_groups
 
 PROFILE_NOTES = {
@@ -44,6 +45,13 @@ def summarize_report(report: dict[str, Any]) -> dict[str, Any]:
         "settings": {k: settings.get(k) for k in ("num_images", "image_size", "mask_set", "mask_set_hash", "image",
                                                   "protocol", "eval_protocol", "mask_pairing")},
     }
+
+
+def score_group(report: dict[str, Any], bucket: str | None) -> dict[str, Any]:
+    """The part of a report (or of its summary) the table scores for a row: its bucket when the report has it, else
+    overall (smoke masks are not bucketed; :func:`build_rows` falls back the same way)."""
+    found = (report.get("buckets") or {}).get(bucket) if bucket else None
+    return found or report.get("overall") or {}
 
 
 def _num(x: Any) -> float | None:
@@ -177,7 +185,7 @@ def render_csv(sweep: Sweep, records: list[dict[str, Any]], settings: dict[str, 
 
 
 def render_rich(sweep: Sweep, records: list[dict[str, Any]], settings: dict[str, Any]):
-    from rich.table import Table
+    from rich.table import Table  # Rich where a table is printed: the sweep command imports this module at start-up
 
     table = Table(title=f"{sweep.name}: {sweep.paper.get('table', '')} [{settings.get('profile')} profile]",
                   caption="\n".join(settings_lines(settings)) + "\nours ±95% CI half-width | paper | Δ = ours − paper")
@@ -204,8 +212,6 @@ def render_rich(sweep: Sweep, records: list[dict[str, Any]], settings: dict[str,
 
 def write_tables(out_dir: Path, sweep: Sweep, results: list[dict[str, Any]], settings: dict[str, Any]) -> dict:
     """Write ``table.{md,csv,json}`` under ``out_dir``; return the JSON payload."""
-    from evaluation.report import to_jsonable
-
     records = build_rows(sweep, results, bucket_fallback=settings.get("profile") == "smoke")
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"sweep": sweep.name, "paper": sweep.paper, "kind": sweep.kind, "settings": settings,
@@ -214,3 +220,11 @@ def write_tables(out_dir: Path, sweep: Sweep, results: list[dict[str, Any]], set
     (out_dir / "table.csv").write_text(render_csv(sweep, records, settings))
     (out_dir / "table.md").write_text(render_markdown(sweep, records, settings))
     return payload
+
+
+def print_table(sweep: Sweep, payload: dict[str, Any]) -> None:
+    """The table of ``payload`` (from :func:`write_tables`) on the console, wide enough for every metric."""
+    from rich.console import Console
+
+    Console(width=max(160, 30 + 30 * len(sweep.metrics))).print(render_rich(sweep, payload["rows"],
+                                                                              payload["settings"]))

@@ -25,16 +25,29 @@ its config, the paper's numbers and the deltas to W&B (:mod:`sweeps.wandb_log`, 
 
 from __future__ import annotations
 
+# Lightning, torch, Optuna and the data/evaluation packages are imported inside the functions that run the trial:
+# the sweep worker (and the tests' fast stand-in trial) import this module for its constants and helpers, and must
+# stay light (Lightning alone takes seconds to import).
 import argparse
+import ctypes
 import json
+import math
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from assembly.resume import read_training_state
+from evaluation.report import report_to_json
+from sweeps.progress import progress_callback
+from sweeps.samples import masked_input_samples, model_samples, save_samples_safely
+from sweeps.table import score_group
+from sweeps.wandb_log import log_paper_deltas, log_run_context, read_row_file
 
 
 def die_with_parent() -> None:
@@ -42,8 +55,6 @@ def die_with_parent() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        import ctypes
-
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if os.getppid() == 1:  # the parent is already gone
@@ -64,8 +75,6 @@ def classify_failure(error: BaseException) -> str:
 
 
 def _write(out: Path, name: str, payload: dict[str, Any]) -> None:
-    from evaluation.report import report_to_json
-
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{name}.tmp"
     tmp.write_text(report_to_json(payload) + "\n")
@@ -88,7 +97,7 @@ class Preemption:
     (it installs its handler then, composed with ours, and resets its flag when it does), and it ignores SIGUSR1
     outside SLURM. So: outside Lightning's loops the signal raises :class:`Preempted` at once (nothing to save);
     inside, SIGUSR1 is re-sent as SIGTERM to reach Lightning's handler, and a signal that came while Lightning's
-    handler was not installed yet is re-sent at ``on_train_start`` (see :class:`PreemptionCheckpoint`).
+    handler was not installed yet is re-sent at ``on_train_start`` (see :func:`preemption_callback`).
     """
 
     def __init__(self) -> None:
@@ -106,8 +115,6 @@ class Preemption:
         return signal.Signals(self.signum).name if self.signum else ""
 
     def _handle(self, signum: int, frame) -> None:
-        import time
-
         if self.signum is None:
             self.signum, self.at = signum, time.time()
         if not self.in_lightning:
@@ -124,34 +131,28 @@ class Preemption:
 PREEMPTION = Preemption()
 
 
-def preemption_callback(out: Path):
-    """A callback saving ``<out>/checkpoints/last.ckpt`` when a preemption stops ``fit``.
+def preemption_callback():
+    """A callback handing a signal that came before Lightning installed its SIGTERM handler (which resets its flag)
+    to that handler once training starts.
 
-    Lightning's ``OnExceptionCheckpoint`` saves on *any* exception (a NaN row would be resumed from NaN weights
-    after ``--retry-failed``) and deletes its file at teardown, so this saves only on ``SIGTERMException`` and keeps
-    the file. A save that another callback (the training's own preemption callback) already made after the signal is
-    not repeated. The file is written under a temporary name and renamed: a kill during the save leaves the previous
-    ``last.ckpt`` intact.
+    The checkpoint itself is ``assembly.preemption.PreemptionCheckpoint``'s: ``build_cli`` installs it on every
+    trainer, and on a ``SIGTERMException`` during ``fit`` it writes ``last.ckpt`` atomically (only on that exception,
+    unlike Lightning's ``OnExceptionCheckpoint``, which would resume a NaN row from NaN weights and deletes its file at
+    teardown). :func:`run_fit_test` points it at ``<out>/checkpoints``; this module saves only where that callback
+    does not (a signal after the last batch, or during the test).
     """
     from lightning.pytorch.callbacks import Callback
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    class PreemptionCheckpoint(Callback):
-        path = out / "checkpoints" / LAST_CKPT
-
+    class PreemptionResend(Callback):
         def on_train_start(self, trainer, pl_module) -> None:
-            # A signal that arrived before Lightning installed its handler (which resets its flag) is re-sent.
             if PREEMPTION.signum is not None and not PREEMPTION.delivered:
                 PREEMPTION.resend()
 
-        def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-            if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
-                save_preemption_checkpoint(trainer, self.path)
-
-    return PreemptionCheckpoint()
+    return PreemptionResend()
 
 
 def save_preemption_checkpoint(trainer, path: Path) -> None:
+    """``last.ckpt`` written under a temporary name and renamed: a kill during the save leaves the previous one."""
     if path.is_file() and path.stat().st_mtime >= PREEMPTION.at:
         return  # already saved after the signal
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,8 +164,6 @@ def save_preemption_checkpoint(trainer, path: Path) -> None:
 
 def checkpoint_step(path: Path) -> int:
     """The ``global_step`` of a checkpoint, loaded as ``--ckpt_path last`` checks it (weights only, memory-mapped)."""
-    from assembly.resume import read_training_state
-
     return int(read_training_state(Path(path))["global_step"])
 
 
@@ -181,16 +180,17 @@ def run_fit_test(config_path: Path, prune: dict[str, Any] | None, out: Path, ckp
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     from assembly.lightning_cli import build_cli
+    from assembly.preemption import PreemptionCheckpoint
 
     cli = build_cli(["--config", str(config_path)], run=False)
     trainer, model, datamodule = cli.trainer, cli.model, cli.datamodule
     if prune:
         trainer.callbacks.append(_pruning_callback(prune))
-    callback = preemption_callback(out)
-    trainer.callbacks.append(callback)
-    from sweeps.progress import progress_callback
-    from sweeps.wandb_log import log_paper_deltas, log_run_context, read_row_file
-
+    path = out / "checkpoints" / LAST_CKPT  # where the worker's resume and write_handed_back look
+    for saver in trainer.callbacks:
+        if isinstance(saver, PreemptionCheckpoint):
+            saver.dirpath = str(path.parent)
+    trainer.callbacks.append(preemption_callback())
     trainer.callbacks.append(progress_callback(out))  # the sweep worker reads the step from <out>/progress.json
     context = read_row_file(out)
     log_run_context(trainer.loggers, yaml.safe_load(Path(config_path).read_text()), context)
@@ -201,36 +201,25 @@ def run_fit_test(config_path: Path, prune: dict[str, Any] | None, out: Path, ckp
     except SIGTERMException:
         raise Preempted(f"{PREEMPTION.name or 'SIGTERM'} during training") from None
     if PREEMPTION.signum is not None:  # came between the last batch and the end of fit: keep the trained model
-        save_preemption_checkpoint(trainer, callback.path)
+        save_preemption_checkpoint(trainer, path)
         raise Preempted(f"{PREEMPTION.name} after training")
     if trainer.interrupted:
         raise RuntimeError("training was interrupted")
     try:
         trainer.test(model, datamodule=datamodule, verbose=False)
     except SIGTERMException:
-        save_preemption_checkpoint(trainer, callback.path)
+        save_preemption_checkpoint(trainer, path)
         raise Preempted(f"{PREEMPTION.name or 'SIGTERM'} during the test") from None
     report = getattr(model, "test_report", None)
     if report is not None and trainer.is_global_zero:
         log_paper_deltas(trainer.loggers, report, context, trainer.global_step)
         log_scores(trainer.loggers, report, bucket, trainer.global_step)
-        from sweeps.samples import model_samples, save_samples_safely
-
         save_samples_safely(out, lambda: model_samples(model, datamodule))  # the report's image grid
     return report, trainer.is_global_zero
 
 
-def score_group(report: dict[str, Any], bucket: str | None) -> dict[str, Any]:
-    """The part of a report the table scores for a row: its bucket when the report has it, else overall (smoke
-    masks are not bucketed; the table falls back the same way)."""
-    found = (report.get("buckets") or {}).get(bucket) if bucket else None
-    return found or report.get("overall") or {}
-
-
 def score_metrics(report: dict[str, Any], bucket: str | None) -> dict[str, float]:
     """``{name: value}`` to log: ``sweep/<m>`` (the row's score), ``test/bucket/<b>/<m>``, ``test/mask_type/<t>/<m>``."""
-    import math
-
     def means(group: dict[str, Any] | None) -> dict[str, float]:
         out = {}
         for name, stat in ((group or {}).get("metrics") or {}).items():
@@ -314,8 +303,6 @@ def main(argv: list[str] | None = None) -> int:
             config = yaml.safe_load(args.config.read_text()) or {}
             report = run_masked_input_baseline(config, [m for m in args.metrics.split(",") if m], args.protocol,
                                                args.baseline)
-            from sweeps.samples import masked_input_samples, save_samples_safely
-
             save_samples_safely(args.out, lambda: masked_input_samples(config, args.baseline))
         else:
             report, rank_zero = run_fit_test(args.config, json.loads(args.prune) if args.prune else None, args.out,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from sweeps.options import build_parser, cli_layer
+from sweeps.row_configs import effective_metrics
 from sweeps.spec import LOWER_IS_BETTER, Row, Sweep
 
 # Options the export itself decides: the sweep name, the row (W&B's grid), --resume (always), and the ones that make
@@ -25,8 +27,6 @@ NOT_PASSED = {"name", "export", "row", "resume", "validate", "max_rows"}
 def passthrough(args: argparse.Namespace) -> list[str]:
     """Every option of ``args`` that differs from the parser's default, as ``--flag=value`` (repeatable ones
     repeated), so an option added to the runner later is carried without a change here."""
-    from sweeps.runner import build_parser
-
     out: list[str] = []
     for action in build_parser()._actions:  # argparse has no public list of its actions
         if not action.option_strings or action.dest in NOT_PASSED or action.dest == "help":
@@ -45,8 +45,6 @@ def passthrough(args: argparse.Namespace) -> list[str]:
 
 def objective(sweep: Sweep, rows: list[Row], args: argparse.Namespace) -> tuple[str, str, str]:
     """(W&B metric name, goal, what it scores) of the table's first measured metric."""
-    from sweeps.runner import cli_layer, effective_metrics
-
     profile = args.profile or ("short" if args.data else "smoke")
     measured, _ = effective_metrics(sweep, profile, cli_layer(args))
     metric = (measured or sweep.metrics or ["psnr"])[0]

@@ -25,6 +25,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sweeps.spec import paper_groups
+from sweeps.table import score_group
+
 ROW_FILE = "row.json"
 
 
@@ -32,8 +35,6 @@ ROW_FILE = "row.json"
 def row_context(sweep, row, profile: str, commit: str) -> dict[str, Any]:
     """The row's context for its trial: sweep, table, row label, profile, commit and the paper's numbers per group
     in the suite's units (``paper_units`` applied, as the table does)."""
-    from sweeps.spec import paper_groups
-
     paper = {}
     for group, numbers in paper_groups(row).items():
         converted = {}
@@ -60,6 +61,8 @@ def read_row_file(out: Path) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------------------------- in the trial
 def _wandb_loggers(loggers) -> list:
+    # Lightning and wandb inside the functions: the sweep command imports this module (after the table it logs the
+    # comparison run), and W&B loads only when something is logged.
     from lightning.pytorch.loggers import WandbLogger
 
     return [logger for logger in loggers or [] if isinstance(logger, WandbLogger)]
@@ -84,8 +87,6 @@ def log_run_context(loggers, config: dict[str, Any], context: dict[str, Any] | N
 def paper_delta_metrics(report: dict[str, Any], context: dict[str, Any]) -> dict[str, float]:
     """``paper/<m>`` and ``delta/<m>`` (ours − paper) for the row's scored group (its bucket when the report has it,
     else all images), ``paper/<group>/<m>``, ``delta/<group>/<m>`` for the other groups the paper gives."""
-    from sweeps.trial import score_group
-
     def mean(group: dict[str, Any] | None, metric: str) -> float | None:
         stat = ((group or {}).get("metrics") or {}).get(metric)
         value = stat.get("mean") if isinstance(stat, dict) else stat

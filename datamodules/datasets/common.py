@@ -42,6 +42,8 @@ class BadImageWarning(UserWarning):
 class DatasetSetupError(RuntimeError):
     """A dataset that cannot be used at all (no files, wrong layout, nothing readable)."""
 
+    exit_code = 2  # bad user input (assembly.errors.known_error)
+
 
 def to_tensor_image(array: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` uint8 (or uint16) RGB → ``(3, H, W)`` float32 in [-1, 1]."""

@@ -16,13 +16,19 @@ beside the measurements with a verdict, and a missed target says why when the re
 
 from __future__ import annotations
 
+# Lazy imports (inside the sections): Lightning and the DataModule (seconds) for the methods, masks and strokes,
+# torchmetrics for the metrics, psutil (not a dependency) for CPU memory: each section loads only what it measures,
+# so the CRA section's fresh child processes stay small and a missing package breaks only its own section.
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import functools
 import gc
 import json
 import os
 import platform
+import subprocess
 import sys
 import threading
 import time
@@ -30,10 +36,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from assembly.errors import UsageError
+from evaluation.fid import InceptionFeatures
 from inpaint_suite.commands import learning
+from inpaint_suite.commands.bench_common import build_method, method_overrides, print_rows
+from networks.backbones.inception import FIDInceptionV3
+from networks.cra import ContextualResidualAggregation
+from networks.hifill import HiFillGenerator
 
 SECTIONS = ("methods", "masks", "strokes", "metrics", "cra")
 MODES = ("fp32", "bf16", "channels_last", "compile")
@@ -63,9 +76,6 @@ def timed(fn: Callable[[], Any], device: torch.device, repeat: int = 3, warmup: 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim``, looked up once (``find_library`` runs a subprocess); None where libc lacks it."""
-    import ctypes
-    import ctypes.util
-
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc: the baseline keeps earlier freed memory
@@ -160,8 +170,6 @@ def gemm_flops_per_second(device: torch.device, dtype: torch.dtype = torch.float
 
 
 def count_flops(fn: Callable[[], Any]) -> int:
-    from torch.utils.flop_counter import FlopCounterMode
-
     with FlopCounterMode(display=False) as counter:
         fn()
     return counter.get_total_flops()
@@ -186,19 +194,6 @@ def mode_supported(mode: str, device: torch.device) -> tuple[bool, str]:
 
 
 # ------------------------------------------------------------------------------------------------ methods
-# Per-method options so one step measures the full objective at the benchmark size: DeepGIN past its L1 warm-up,
-# HiFill's critic built for the input size.
-def method_overrides(name: str, size: int) -> dict:
-    return {"deepgin": {"warmup_steps": 0}, "hifill": {"image_size": size}}.get(name, {})
-
-
-def build_method(name: str, overrides: dict | None = None):
-    from assembly.config import build_model, load_config
-
-    section = load_config(name).get("model", {})
-    return build_model(section, {"vgg_weights": "random", **(overrides or {})})
-
-
 def train_step_fn(model, batch: dict, opt_g, opt_d, mode: str, device: torch.device) -> Callable[[], None]:
     """One generator + discriminator update exactly as the base executes it (without a Trainer)."""
 
@@ -333,8 +328,6 @@ def bench_masks(device: torch.device, sizes: tuple[int, ...], batch: int, step_s
 def bench_metrics(device: torch.device, n_images: int = 32, size: int = 256, batch: int = 8):
     """Harness throughput vs the bare Inception forward it is bounded by (random weights: speed only)."""
     from evaluation import InpaintingEvaluator
-    from evaluation.fid import InceptionFeatures
-    from networks.backbones.inception import FIDInceptionV3
 
     rows = []
     images = torch.rand(n_images, 3, size, size, device=device) * 2 - 1
@@ -372,9 +365,6 @@ def bench_metrics(device: torch.device, n_images: int = 32, size: int = 256, bat
 # ------------------------------------------------------------------------------------------------ CRA
 def cra_once(size: int, device: torch.device) -> dict[str, float]:
     """One CRA inpainting of a random ``size``² photo with a centred hole covering a quarter of it."""
-    from networks.cra import ContextualResidualAggregation
-    from networks.hifill import HiFillGenerator
-
     generator = HiFillGenerator().to(device).eval()
     image = torch.rand(1, 3, size, size, device=device) * 2 - 1
     mask = torch.zeros(1, 1, size, size, device=device)
@@ -387,9 +377,6 @@ def cra_once(size: int, device: torch.device) -> dict[str, float]:
 
 def _cra_child(size: int) -> None:
     """Entry point of the per-size CPU subprocess: peak RSS above the process's state before the call."""
-    from networks.cra import ContextualResidualAggregation
-    from networks.hifill import HiFillGenerator
-
     generator = HiFillGenerator().eval()
     image = torch.rand(1, 3, size, size) * 2 - 1
     mask = torch.zeros(1, 1, size, size)
@@ -406,8 +393,6 @@ def _cra_child(size: int) -> None:
 def bench_cra(device: torch.device, sizes: tuple[int, ...]):
     """CPU: each size in a fresh process, because the allocator keeps freed memory and would hide later peaks;
     CUDA: in process, with the allocator's own peak statistics."""
-    import subprocess
-
     rows = []
     for size in sizes:
         try:
@@ -424,8 +409,6 @@ def bench_cra(device: torch.device, sizes: tuple[int, ...]):
             rows.append({"size": size, "error": f"{type(error).__name__}: {detail.strip().splitlines()[-1][:200]}"})
     good = [r for r in rows if "peak_mb" in r and r["peak_mb"] > 0]
     if len(good) >= 2:
-        import numpy as np
-
         px = np.log([r["size"] ** 2 for r in good])
         exponent = float(np.polyfit(px, np.log([r["peak_mb"] for r in good]), 1)[0])
         time_exp = float(np.polyfit(px, np.log([r["seconds"] for r in good]), 1)[0])
@@ -435,45 +418,6 @@ def bench_cra(device: torch.device, sizes: tuple[int, ...]):
 
 
 # ------------------------------------------------------------------------------------------------ CLI
-def print_rows(title: str, rows: list[dict]) -> None:
-    """A table of ``rows``. A long text column whose rows all say the same thing (where they say anything) shows a
-    mark in the table and the text once, under it."""
-    from rich.console import Console
-    from rich.table import Table
-
-    if not rows:
-        return
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    marks = "†‡§¶"
-    notes: dict[str, str] = {}
-    for column in columns:
-        values = {r[column] for r in rows if r.get(column) is not None}
-        if len(rows) > 1 and len(values) == 1 and len(notes) < len(marks):
-            (text,) = values
-            if isinstance(text, str) and len(text) > 24:
-                notes[column] = text
-    mark_of = {c: marks[i] for i, c in enumerate(notes)}
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*[mark_of[c] if c in notes and row.get(c) is not None else _fmt(row.get(c)) for c in columns])
-    console = Console(width=max(100, min(220, 16 * len(columns))))
-    console.print(table)
-    for column, text in notes.items():
-        console.print(f"{mark_of[column]} {column}: {text}", markup=False, highlight=False)
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def environment(device: torch.device) -> dict[str, Any]:
     info = {"torch": torch.__version__, "python": platform.python_version(), "device": str(device),
             "cpu_threads": torch.get_num_threads(), "machine": platform.machine(), "cpus": os.cpu_count()}

@@ -17,12 +17,14 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 from assembly.errors import UsageError
+from inpaint_suite.convert import CONVERTERS, ConvertError, convert, converter
+from inpaint_suite.convert.common import table_as_rows
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from inpaint_suite.convert import CONVERTERS
-
     parser = argparse.ArgumentParser(prog="inpaint-suite convert", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[2:9]))
@@ -41,11 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    import torch
-
-    from inpaint_suite.convert import ConvertError, convert, converter
-    from inpaint_suite.convert.common import table_as_rows
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

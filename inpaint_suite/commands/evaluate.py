@@ -19,6 +19,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from datamodules.image_io import read_gray, read_rgb
+from evaluation.folder import FolderError, ImageReader, evaluate_folders
+from evaluation.guard import TorchvisionMismatchError
+from evaluation.names import ALL_METRICS, DEFAULT_METRICS
+from evaluation.protocols import PROTOCOLS, protocol_options
+from evaluation.report import print_report, write_csv, write_json
+from networks.weights import CheckpointError
+
 PROG = "inpaint-suite evaluate"
 
 
@@ -32,9 +40,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from evaluation.names import ALL_METRICS, DEFAULT_METRICS
-    from evaluation.protocols import PROTOCOLS
-
     p = _Parser(prog=PROG, description="Evaluate inpainting results in folders (files matched by name).")
     p.add_argument("--pred", required=True, help="folder of results (PNG/JPEG)")
     p.add_argument("--gt", required=True, help="folder of ground-truth images")
@@ -102,9 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
 
-    from evaluation.names import ALL_METRICS
-    from evaluation.protocols import protocol_options
-
     protocol_metrics, options = protocol_options(args.protocol)
     metrics = [m for item in args.metrics for m in item.split(",") if m] if args.metrics else protocol_metrics
     unknown = [m for m in metrics if m not in ALL_METRICS]
@@ -112,11 +114,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
     if args.batch_size < 1:
         return _fail("--batch-size must be at least 1")
-
-    from datamodules.image_io import read_gray, read_rgb
-    from evaluation.folder import FolderError, ImageReader, evaluate_folders
-    from evaluation.guard import TorchvisionMismatchError
-    from networks.weights import CheckpointError
 
     for key in ("ssim_preset", "lpips_net", "fid_resize", "fid_covariance"):
         if getattr(args, key) is not None:
@@ -145,8 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "torch-fidelity" in str(exc) or "lpips" in str(exc):
             return _fail(str(exc))
         raise
-
-    from evaluation.report import print_report, write_csv, write_json
 
     if not args.quiet:
         print_report(report)

@@ -39,7 +39,10 @@ from typing import Any
 import torch
 
 from assembly.errors import UsageError
+from datamodules.datasets.sample import SampleDataset
+from datamodules.masks import build_mask_generator, generator_names
 from inpaint_suite.commands import bench
+from inpaint_suite.commands.bench_common import build_method, fmt, method_overrides
 
 # torch.compile rows come last: their compile time is the least predictable, so an overrun costs only them
 SECTIONS = ("cuda_tests", "methods", "masks", "learning", "cra", "official", "compile")
@@ -128,8 +131,6 @@ def run_cuda_tests(paths: list[str], timeout: float) -> dict[str, Any]:
 def mask_equality(device: torch.device, size: int, n: int, names: list[str] | None) -> list[dict[str, Any]]:
     """Masks drawn on ``device`` against the CPU's for the same indices and seed: fraction of differing pixels
     (documented tolerance: pixel centres within ~1e-9 px of a boundary may flip, < 1e-4)."""
-    from datamodules.masks import build_mask_generator, generator_names
-
     rows = []
     for name in names or [n for n in generator_names() if n != "mixture"]:  # a mixture reports its components
         row: dict[str, Any] = {"generator": name, "size": size, "masks": n}
@@ -166,11 +167,8 @@ def learning_check(method: str, device: torch.device, steps: int, batch: int, si
                    n_eval: int) -> dict[str, Any]:
     """``steps`` training steps (bench's G + D step) on random crops of the sample photos with free-form masks;
     held-out photos and masks are fixed by seed, so before and after are comparable."""
-    from datamodules.datasets.sample import SampleDataset
-    from datamodules.masks import build_mask_generator
-
     torch.manual_seed(0)
-    model = bench.build_method(method, bench.method_overrides(method, size)).to(device).train()
+    model = build_method(method, method_overrides(method, size)).to(device).train()
     opts = model.configure_optimizers()
     opt_g, opt_d = (opts[0], opts[1]) if isinstance(opts, (list, tuple)) else (opts, None)
     masks = build_mask_generator("deepfill_v2")
@@ -289,7 +287,7 @@ def official_comparison(methods: list[str], device: torch.device, batch_size: in
         size_m = row["size"]
         try:
             torch.manual_seed(0)
-            model = bench.build_method(method, bench.method_overrides(method, size_m)).to(device).train()
+            model = build_method(method, method_overrides(method, size_m)).to(device).train()
             batch = {k: v.to(device) for k, v in model.example_batch(size_m, batch_size).items() if torch.is_tensor(v)}
             if method not in our_steps:  # section b did not measure it: our full objective, fp32
                 opts = model.configure_optimizers()
@@ -355,7 +353,7 @@ def markdown(results: dict[str, Any]) -> str:
                 columns += [k for k in row if k not in columns and not isinstance(row[k], (list, dict))]
             title = name if key == "rows" else f"{name}: {key.replace('_', ' ')}"
             lines += ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-            lines += ["| " + " | ".join(bench._fmt(r.get(c)).replace("|", "/") for c in columns) + " |" for r in rows]
+            lines += ["| " + " | ".join(fmt(r.get(c)).replace("|", "/") for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -16,12 +16,20 @@ critic loop) from its packaged config; only sizes, batch and the VGG weights of 
 
 from __future__ import annotations
 
+# Lazy imports (inside the functions that train): Lightning, the DataModule, the methods, torchmetrics and
+# matplotlib. `bench` imports this module for its options on every run; they load only when this section runs.
 import argparse
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from assembly.errors import UsageError
+from evaluation.baselines import baseline_composite
+from evaluation.pretrained import ALEXNET_URL, VGG_URLS, hub_cache_path
+from inpaint_suite.commands.bench_common import build_method, print_rows
 
 METHODS = ("aotgan", "madf", "deepgin", "hifill")
 CHOICES = METHODS + ("tiny",)  # tiny: the suite's template method, seconds per run (tests)
@@ -64,8 +72,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _per_method(values: list[str] | None, default: dict[str, int], option: str) -> dict[str, int]:
     """``N`` (every method) or ``METHOD=N`` items over ``default``; a bad item is a usage error (exit 2)."""
-    from assembly.errors import UsageError
-
     out = dict(default)
     for value in values or []:
         name, _, number = value.rpartition("=")
@@ -82,8 +88,6 @@ def _per_method(values: list[str] | None, default: dict[str, int], option: str) 
 
 
 def _cached(url: str) -> bool:
-    from evaluation.pretrained import hub_cache_path
-
     return hub_cache_path(url).is_file()
 
 
@@ -139,16 +143,12 @@ def score(evaluator, batches: list[dict[str, Any]], fill) -> dict[str, float]:
 
 
 def baseline_scores(evaluator, batches) -> dict[str, dict[str, float]]:
-    from evaluation.baselines import baseline_composite
-
     return {name: score(evaluator, batches, lambda b, n=name: baseline_composite(n, b["image"], b["mask"]))
             for name in BASELINE_NAMES}
 
 
 # ------------------------------------------------------------------------------------------------ training
 def build(name: str, size: int, vgg: str):
-    from inpaint_suite.commands.bench import build_method
-
     overrides: dict[str, Any] = {"vgg_weights": vgg}
     if name == "hifill":
         overrides["image_size"] = size  # the critic's linear layer is sized for the crop
@@ -190,8 +190,6 @@ class _Evaluate:
 
 def train_and_track(name: str, size: int, steps: int, batch: int, every: int, vgg: str, evaluator,
                     batches, device: torch.device) -> list[dict[str, Any]]:
-    import logging
-
     import lightning as L
 
     from datamodules import InpaintDataModule
@@ -264,8 +262,6 @@ def plot(curves: dict[str, list[dict]], baselines: dict[int, dict[str, dict[str,
 
 def run(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     """Train, track and report every method of ``--learn-methods``; returns the JSON-able results."""
-    from inpaint_suite.commands.bench import print_rows
-
     defaults = DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
     steps = _per_method(args.learn_steps, defaults["steps"], "--learn-steps")
     from lightning_modules.hifill import HiFill
@@ -276,8 +272,6 @@ def run(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
              for name, size in _per_method(args.learn_size, defaults["size"], "--learn-size").items()}
     batch = args.learn_batch or defaults["batch"]
     n_images = args.learn_eval_images or defaults["eval_images"]
-    from evaluation.pretrained import ALEXNET_URL, VGG_URLS
-
     lpips_weights = "imagenet" if _cached(ALEXNET_URL) else "random"
     lpips_label = "ImageNet AlexNet" if lpips_weights == "imagenet" else "random AlexNet, seed 0: ranks only"
     vgg = args.learn_vgg if args.learn_vgg != "auto" else (

@@ -19,10 +19,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from assembly.config import parse_sets
+from datamodules.masks import build_mask_generator, generator_names, generator_params
+from datamodules.masks.manifest import dir_stats, export_masks, generate_ratios, parse_size, ratio_stats
+
 
 def _parse_generator(text: str, sets: list[str]) -> Any:
-    import yaml
-
     spec: Any
     stripped = text.strip()
     if stripped.startswith("{"):
@@ -32,8 +36,6 @@ def _parse_generator(text: str, sets: list[str]) -> Any:
     else:
         spec = stripped
     if sets:
-        from assembly.config import parse_sets
-
         spec = {"name": spec} if isinstance(spec, str) else dict(spec)
         spec.update(parse_sets(sets))
     return spec
@@ -73,8 +75,6 @@ def _fail(message: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    from datamodules.masks import build_mask_generator, generator_names, generator_params
-    from datamodules.masks.manifest import dir_stats, export_masks, generate_ratios, parse_size, ratio_stats
 
     if args.action == "list":
         table = {name: generator_params(name) for name in generator_names()}

@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from rich.console import Console
+from rich.table import Table
+
 from assembly import model_info as info_module
 from assembly.config import parse_sets
 from lightning_modules import METHODS
@@ -28,9 +31,6 @@ def main(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(info))
     else:
-        from rich.console import Console
-        from rich.table import Table
-
         table = Table(title=f"{args.method} {' '.join(args.sets)}".strip())
         table.add_column("quantity")
         table.add_column("value", justify="right")

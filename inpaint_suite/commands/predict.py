@@ -38,8 +38,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
+from assembly.config import build_model, converted_model_args, load_config
 from assembly.errors import UsageError
+from assembly.lightning_cli import main as lightning_main
+from datamodules.datamodule import seg_from_colours
+from datamodules.datasets.ade20k_labels import NUM_AIM_CLASSES, SegDecoder, one_hot, parse_map_from_ade
+from datamodules.datasets.remote_lists import resolve_list_file
+from datamodules.image_io import ImageReadError, read_gray, read_rgb
+from evaluation.tiling import polyphase_merge, polyphase_split
+from lightning_modules import METHODS
+from networks.cra import ContextualResidualAggregation
+from networks.deepgin import GEOMETRIC_ENSEMBLE
+from networks.weights import load_weights_file
 
 DOWNSAMPLE = ("average", "nearest", "bilinear", "bicubic", "area")
 PIPELINES = ("ours", "official")
@@ -80,8 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def read_mask(path: str, shape: tuple[int, int], polarity: str) -> np.ndarray:
     """``(H, W)`` float32 in {0, 1}, 1 = hole."""
-    from datamodules.image_io import read_gray
-
     gray = read_gray(path)
     if gray.shape != shape:
         raise UsageError(f"mask {path} is {gray.shape[1]}x{gray.shape[0]} but the image is {shape[1]}x{shape[0]}")
@@ -94,8 +104,6 @@ def read_seg(path: str, shape: tuple[int, int], encoding: str, channels: int,
     """``--seg`` as the model reads it, decoded as the data module decodes ``data.seg_encoding``: ``(1, 3, H, W)``
     float raw colours / 255 (``ade_rgb``) or ``(1, C, H, W)`` float one-hot over the AIM classes (``labels``;
     C = 52 with "other", 51 without), the ADE datamodule's mapping."""
-    from datamodules.image_io import ImageReadError, read_rgb
-
     try:
         rgb = read_rgb(path, exif_transpose=False)  # label data: the stored pixel grid, as the datasets read it
     except ImageReadError as error:
@@ -103,11 +111,7 @@ def read_seg(path: str, shape: tuple[int, int], encoding: str, channels: int,
     if rgb.shape[:2] != shape:
         raise UsageError(f"--seg {path} is {rgb.shape[1]}x{rgb.shape[0]} but the image is {shape[1]}x{shape[0]}")
     if encoding == "ade_rgb":
-        from datamodules.datamodule import seg_from_colours
-
         return seg_from_colours(torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].contiguous())
-    from datamodules.datasets.ade20k_labels import NUM_AIM_CLASSES, SegDecoder, one_hot, parse_map_from_ade
-    from datamodules.datasets.remote_lists import resolve_list_file
 
     if channels not in (NUM_AIM_CLASSES, NUM_AIM_CLASSES + 1):
         raise UsageError(f"the model takes {channels} one-hot semantic channels; --seg encodes the "
@@ -153,8 +157,6 @@ def official_madf(model, photo: np.ndarray, known: np.ndarray, size: int, device
     """MADF ``test.py``: ``photo`` uint8 ``(H, W, 3)`` and ``known`` uint8 ``(H, W)`` (255 = known, as its mask
     files) resized to ``size`` (PIL bilinear / nearest), ``comp`` in normalised space, ``save_image`` rounding.
     Returns ``(size, size, 3)`` uint8."""
-    from PIL import Image
-
     if size % 128:
         raise UsageError(f"--base-size {size}: MADF needs a multiple of 128 (seven stride-2 levels)")
     gt01 = np.asarray(Image.fromarray(photo).resize((size, size), Image.BILINEAR), np.float32) / 255
@@ -172,11 +174,6 @@ def official_deepgin(model, photo: np.ndarray, hole: np.ndarray, tile: int = 256
                      ) -> np.ndarray:
     """DeepGIN ``test_ensemble.py`` (Track 1) on ``photo`` uint8 ``(H, W, 3)`` (holes white, its ``*_with_holes``
     input) and ``hole`` uint8 ``(H, W)`` (255 = hole). Returns the saved ``(H, W, 3)`` uint8 image."""
-    from PIL import Image
-
-    from evaluation.tiling import polyphase_merge, polyphase_split
-    from networks.deepgin import GEOMETRIC_ENSEMBLE
-
     if getattr(model, "semantic_channels", 0):
         raise UsageError("--pipeline official reproduces rlct1/gin test_ensemble.py (Track 1, no semantic input); "
                          "use --pipeline ours for a Track-2 model")
@@ -209,17 +206,12 @@ def official_deepgin(model, photo: np.ndarray, hole: np.ndarray, tile: int = 256
 
 def run_official(args: argparse.Namespace, photo: np.ndarray, model) -> int:
     """``--pipeline official``: the method's own test script around our network; writes ``--out``."""
-    from PIL import Image
-
-    from datamodules.image_io import read_gray
-
     kind = type(model).__name__
     if kind not in OFFICIAL_HOLE_COLOUR:
         raise UsageError(f"--pipeline official: {kind} has no official test script here; choose a model of "
                          "aotgan, deepgin, madf, or --pipeline ours")
     if args.seg or getattr(model, "semantic_channels", 0):
         raise UsageError("--pipeline official supports the Track-1 / RGB-only scripts: no --seg, no semantic input")
-    from datamodules.image_io import ImageReadError
 
     try:
         gray = read_gray(args.mask)
@@ -247,9 +239,6 @@ def run_official(args: argparse.Namespace, photo: np.ndarray, model) -> int:
 
 
 def load_model(method: str | None, config: str | None, weights: str | None):
-    from assembly.config import build_model, converted_model_args, load_config
-    from lightning_modules import METHODS
-
     if method is None and config is None:
         raise UsageError("give --method (one of " + ", ".join(sorted(METHODS)) + ") or --config")
     if method is not None and method not in METHODS:
@@ -262,7 +251,6 @@ def load_model(method: str | None, config: str | None, weights: str | None):
     if weights is not None:
         if not Path(weights).is_file():
             raise UsageError(f"weights file {weights} does not exist")
-        from networks.weights import load_weights_file
 
         state = load_weights_file(weights)  # read once: its metadata shapes the model, then it fills it
         # converted official weights state the model options they need (e.g. HiFill's code-style attention)
@@ -276,14 +264,8 @@ def load_model(method: str | None, config: str | None, weights: str | None):
 
 def main(argv: list[str], command: str = "predict") -> int:
     if "--image" not in argv and not any(a.startswith("--image=") for a in argv):
-        from assembly.lightning_cli import main as lightning_main
-
         return lightning_main(argv, command="predict")
     args = build_parser().parse_args(argv)
-    from PIL import Image
-
-    from datamodules.image_io import ImageReadError, read_rgb
-    from networks.cra import ContextualResidualAggregation
 
     try:
         photo = read_rgb(args.image)

@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from networks.pickle_scan import refused_globals
+
 MAPPING_VERSION = 1
 MAX_LISTED = 5  # how many differing keys an error message names
 
@@ -151,8 +153,6 @@ def load_torch_file(path: str | Path, trust_pickle: bool = False) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if not trust_pickle:
-            from networks.pickle_scan import refused_globals
-
             found = re.search(r"GLOBAL (\S+)", str(error))
             # torch names no global for a plain pickle.dump file: then they are read from the file itself
             names = [found.group(1).rstrip(".,;:")] if found else refused_globals(path)[:5]

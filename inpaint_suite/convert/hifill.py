@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from inpaint_suite.convert.common import ConvertError, Entry, prefixed
+from inpaint_suite.convert.tf_bundle import TFCheckpointError, read_checkpoint
 
 METHOD = "hifill"
 VARIANTS = ("places2", "places2_bgr")
@@ -206,8 +207,6 @@ def read_frozen_graph(path: str | Path) -> dict[str, np.ndarray]:
 def read_variables(path: str | Path) -> dict[str, torch.Tensor]:
     """Every variable of a TF checkpoint prefix, ``.npz`` or frozen graph ``.pb`` as tensors (optimizer slots
     included for checkpoints)."""
-    from inpaint_suite.convert.tf_bundle import TFCheckpointError, read_checkpoint
-
     path = Path(path)
     _refuse_unreadable(path)
     if path.suffix.lower() == ".pb":

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from inpaint_suite.cli import main
-from inpaint_suite.commands.bench import PeakMemory, bench_masks, count_flops, print_rows
+from inpaint_suite.commands.bench import PeakMemory, bench_masks, count_flops
+from inpaint_suite.commands.bench_common import print_rows
 from lightning_modules import losses
 from lightning_modules.compile import CompileNetworks, compile_networks, eager
 from lightning_modules.hifill import critic_loss

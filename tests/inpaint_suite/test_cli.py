@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from assembly.errors import UsageError
-from inpaint_suite.cli import main
 from assembly.lightning_cli import resolve_config_args
+from inpaint_suite.cli import main
 
 EXE = [sys.executable, "-m", "inpaint_suite.cli"]
 
@@ -31,6 +31,22 @@ def test_unknown_command_exits_2_naming_the_choices(capsys):
 def test_help_lists_commands(capsys):
     assert main(["--help"]) == 0
     assert "model-info" in capsys.readouterr().out
+
+
+# What `--help` may not import: torch and Lightning take seconds, Optuna and jsonargparse a fraction of one.
+HEAVY = ("torch", "lightning", "optuna", "jsonargparse")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["sweep", "--help"], ["sweep"]])
+def test_help_and_the_sweep_list_import_no_heavy_package(argv):
+    """A fresh interpreter (this one has torch already): the command table, `sweep --help` and the list of sweeps
+    load none of :data:`HEAVY` (imports run one way, and the heavy ones stay where the work is: docs/DEVELOPING.md)."""
+    code = ("import sys\nfrom inpaint_suite.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            f"print('loaded:', sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "loaded: []"
 
 
 def test_config_names_resolve_to_packaged_files():

@@ -93,7 +93,7 @@ def _harness_report(row, metrics: list[str], mask_types: list[str], size: int = 
 def write_sweep_table(results: Path, name: str) -> None:
     """``results/<name>/table.{md,csv,json}`` through the runner's own functions (smoke metrics, smoke profile)."""
     from evaluation.report import write_json
-    from sweeps.runner import effective_metrics
+    from sweeps.row_configs import effective_metrics
     from sweeps.spec import load_sweep
     from sweeps.table import summarize_report, write_tables
 

@@ -1,4 +1,4 @@
-"""Preemption and resume (sweeps/runner.py, sweeps/trial.py, assembly/resume.py, sweeps/study.py).
+"""Preemption and resume (sweeps/worker.py, sweeps/trial.py, assembly/resume.py, sweeps/study.py).
 
 Trials run ``sweep_fake_trial`` with simulated steps (``FAKE_TRIAL_STEP_SLEEP``): it writes real ``torch.save``
 checkpoints, continues from ``--ckpt-path`` and hands back on SIGTERM/SIGUSR1 through the real trial's handler.
@@ -200,7 +200,7 @@ def test_real_trial_sigterm_saves_a_checkpoint_and_continues_from_it(tmp_path):
 
     import yaml
 
-    from sweeps.runner import row_config
+    from sweeps.row_configs import row_config
     from sweeps.spec import load_sweep
 
     sweep = load_sweep("tiny_demo")

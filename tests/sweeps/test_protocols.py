@@ -11,10 +11,10 @@ import pytest
 import yaml
 from sweep_helpers import run_sweep, sweep_env
 
+from assembly.errors import UsageError
 from evaluation import protocols
 from evaluation.protocols import PROTOCOL_KEYS, PROTOCOLS, protocol_options
-from assembly.errors import UsageError
-from sweeps.runner import evaluation_notes, row_config
+from sweeps.row_configs import evaluation_notes, row_config
 from sweeps.spec import load_sweep, sweep_names
 
 # The paper of each sweep file and the protocol its tables were scored with (spec: aotgan.md §6, aim2020.md §5.2).

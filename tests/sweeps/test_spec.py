@@ -7,8 +7,8 @@ import textwrap
 import pytest
 import yaml
 
-from inpaint_suite import cli
 from assembly.errors import UsageError
+from inpaint_suite import cli
 from sweeps.spec import load_sweep, paper_groups, sweep_names, validate_sweep
 
 

@@ -58,7 +58,7 @@ def test_unknown_nested_key_is_named_by_the_parse(tmp_path):
 
     from assembly.errors import UsageError
     from sweeps.check import parse_trial_config
-    from sweeps.runner import row_config
+    from sweeps.row_configs import row_config
     from sweeps.spec import load_sweep
 
     sweep = load_sweep("tiny_demo")

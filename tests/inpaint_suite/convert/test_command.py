@@ -8,8 +8,8 @@ import argparse
 import pytest
 import torch
 
-from inpaint_suite.cli import main
 from assembly.config import build_model, load_config
+from inpaint_suite.cli import main
 from inpaint_suite.convert import converter, tables_for
 from inpaint_suite.convert.madf import OFFICIAL_PREFIX
 

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from inpaint_suite.cli import main
 from assembly.config import build_model, load_config
+from inpaint_suite.cli import main
 from inpaint_suite.convert import converter
 
 

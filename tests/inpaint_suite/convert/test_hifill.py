@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from inpaint_suite.cli import main
 from assembly.config import build_model, load_config
+from inpaint_suite.cli import main
 from inpaint_suite.convert import converter, tables_for
 from inpaint_suite.convert.tf_bundle import read_checkpoint
 

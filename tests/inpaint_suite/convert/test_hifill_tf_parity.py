@@ -20,8 +20,8 @@ import torch
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 tf = pytest.importorskip("tensorflow", reason="needs TensorFlow: pip install -e .[reference-tf]")
 
-from inpaint_suite.cli import main  # noqa: E402
 from assembly.config import build_model, load_config  # noqa: E402
+from inpaint_suite.cli import main  # noqa: E402
 from inpaint_suite.convert import converter  # noqa: E402
 from inpaint_suite.convert.tf_bundle import read_checkpoint  # noqa: E402
 

@@ -29,8 +29,8 @@ import pytest
 import torch
 from torch.nn.utils.parametrizations import spectral_norm as torch_parametrizations_spectral_norm
 
-from inpaint_suite.cli import main
 from assembly.config import build_model, load_config
+from inpaint_suite.cli import main
 from inpaint_suite.convert import converter
 
 HERE = Path(__file__).resolve().parent

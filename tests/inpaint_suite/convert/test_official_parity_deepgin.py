@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from inpaint_suite.cli import main
 from assembly.config import build_model, load_config
+from inpaint_suite.cli import main
 from inpaint_suite.convert import converter
 from inpaint_suite.convert.common import apply_table
 from inpaint_suite.convert.deepgin import discriminator_rows

@@ -23,8 +23,8 @@ import pytest
 import torch
 from torch import nn
 
-from inpaint_suite.cli import main
 from assembly.config import build_model, load_config
+from inpaint_suite.cli import main
 from inpaint_suite.convert import tables_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the official_reference package (test oracles)
