@@ -1,30 +1,162 @@
-"""Reading packaged configs, applying dotted overrides, and building a model from a config's ``model`` section."""
+"""Reading packaged configs, applying dotted overrides, and building a model from a config's ``model`` section.
+
+Composition. A config file may start with ``compose: [PART, ...]``: the parts it is made of, in order, each a
+packaged name (``model/aotgan``, ``data/places2``, ``trainer/paper``, ``profile/smoke``, or another named config
+such as ``aotgan``) or a YAML path relative to the file. :func:`compose_files` expands that list, recursively,
+into the files LightningCLI reads one after the other (``--config PART ... --config FILE``), so the command line
+and LightningCLI itself do the merging: later files win, as Hydra's defaults list. This is the one expansion;
+``--config NAME`` on the command line (``assembly.lightning_cli.resolve_config_args``) and every reader of a
+config as a dict (:func:`load_config`: the sweep runner, ``model-info``, ``predict``, ``bench``) go through it.
+A key rather than Hydra or OmegaConf interpolation: LightningCLI already merges repeated ``--config`` files,
+so a list of files is all composition needs, and every part stays a plain LightningCLI config.
+
+:func:`merge_configs` merges the dicts of those files with LightningCLI's (jsonargparse's) rules, for the readers
+that need one dict (a test holds it equal to what the parser makes of the same files):
+
+- sections (``model``, ``data``, ``trainer``) and the ``init_args`` of a component with the same ``class_path``
+  merge key by key;
+- every other value is replaced whole: **lists** (``trainer.callbacks``, ``test_metrics``) and dict-typed
+  options (``data.dataset_options``, ``model.init_args.evaluator_options``, ``loss_weights``);
+- a component whose ``class_path`` changes keeps the earlier ``init_args`` that the new class accepts.
+
+So a part never adds to a list an earlier part set: the checkpoint callback lives in the named config (or the
+one part) that owns the trainer's list, never in two files of one composition (a test checks that).
+"""
 
 from __future__ import annotations
 
 import copy
 import importlib
 import inspect
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from assembly.errors import UsageError
-from lightning_modules import config_names, config_path
+from lightning_modules import config_names, config_path, part_names
+
+COMPOSE_KEY = "compose"
+ConfigSpec = str | Path | Sequence[str | Path]  # a name, a YAML path, or a list of those (composed in order)
 
 
-def load_config(name_or_path: str) -> dict[str, Any]:
-    """A packaged config by name (``aotgan``) or a YAML file, as a dict."""
-    path = Path(name_or_path)
-    if not path.is_file():
-        try:
-            path = config_path(name_or_path)
-        except KeyError:
-            raise UsageError(f"unknown config {name_or_path!r}; packaged configs: {', '.join(config_names())}") \
-                from None
+def config_file(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
+    """The file of a packaged config or part name, or of an existing YAML path (relative to ``relative_to``'s
+    folder when given); a usage error naming the choices otherwise."""
+    text = str(name_or_path)
+    path = Path(text)
+    if relative_to is not None and not path.is_absolute() and text.endswith((".yaml", ".yml")):
+        path = relative_to.parent / path
+    if path.is_file():
+        return path
+    if text.endswith((".yaml", ".yml")):
+        raise UsageError(f"config file {path} does not exist")
+    try:
+        return config_path(text)
+    except KeyError:
+        raise UsageError(f"unknown config {text!r}; packaged configs: {', '.join(config_names())}; "
+                         f"parts: {', '.join(part_names())} (or give a YAML path)") from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
     with open(path) as handle:
-        return yaml.safe_load(handle) or {}
+        try:
+            data = yaml.safe_load(handle)
+        except yaml.YAMLError as error:
+            raise UsageError(f"config file {path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path} must be a mapping (model:, data:, trainer:, ...)")
+    return data
+
+
+def compose_files(spec: ConfigSpec, _seen: tuple[Path, ...] = ()) -> list[Path]:
+    """The files of config ``spec`` in the order LightningCLI must read them: the parts of each file's
+    ``compose:`` list (expanded the same way) before the file itself. ``spec``: a name, a path, or a list of
+    them (each expanded in turn: ``[aotgan, profile/smoke]``)."""
+    if isinstance(spec, (list, tuple)):
+        return [f for item in spec for f in compose_files(item, _seen)]
+    path = config_file(spec)
+    return _expand(path, _seen)
+
+
+def _expand(path: Path, seen: tuple[Path, ...]) -> list[Path]:
+    resolved = path.resolve()
+    if resolved in seen:
+        chain = " -> ".join(p.name for p in (*seen, resolved))
+        raise UsageError(f"config {path}: compose loops back to itself ({chain})")
+    parts = read_yaml(path).get(COMPOSE_KEY) or []
+    if isinstance(parts, str):
+        parts = [parts]
+    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+        raise UsageError(f"config {path}: compose must be a list of part names or YAML paths, got {parts!r}")
+    files: list[Path] = []
+    for part in parts:
+        files += _expand(config_file(part, relative_to=path), (*seen, resolved))
+    return files + [path]
+
+
+def merge_configs(configs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One dict from config dicts applied in order, with LightningCLI's rules (module docstring)."""
+    out: dict[str, Any] = {}
+    for config in configs:
+        for key, value in config.items():
+            if key in out and isinstance(out[key], Mapping) and isinstance(value, Mapping):
+                out[key] = _merge_group(out[key], value)
+            else:
+                out[key] = copy.deepcopy(value)
+    return out
+
+
+def _is_component(old: Any, new: Any) -> bool:
+    """A ``{class_path, init_args}`` value that jsonargparse merges rather than replaces."""
+    return isinstance(old, Mapping) and isinstance(new, Mapping) and (
+        "class_path" in new or ("class_path" in old and "init_args" in new))
+
+
+def _merge_group(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A section (``data``, ``trainer``) or a component (``model``, a logger): keys merged, values replaced."""
+    out = copy.deepcopy(dict(old))
+    old_class, new_class = old.get("class_path"), new.get("class_path")
+    if old_class and new_class and old_class != new_class:
+        # jsonargparse keeps the earlier init_args the new class also accepts
+        accepted = set(init_arg_names(_import(new_class)))
+        out["init_args"] = {k: v for k, v in (old.get("init_args") or {}).items() if k in accepted}
+    for key, value in new.items():
+        if key == "init_args" and isinstance(value, Mapping):
+            out[key] = _merge_values(out.get(key) or {}, value)
+        elif key in out and _is_component(out[key], value):
+            out[key] = _merge_group(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _merge_values(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(old))
+    for key, value in new.items():
+        out[key] = _merge_group(out[key], value) if key in out and _is_component(out[key], value) \
+            else copy.deepcopy(value)
+    return out
+
+
+def _import(class_path: str) -> type:
+
+    module, _, name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        raise UsageError(f"unknown class_path {class_path!r}") from None
+
+
+def load_config(spec: ConfigSpec) -> dict[str, Any]:
+    """A packaged config by name (``aotgan``), a YAML file, or a list of them, as one dict: the files of
+    :func:`compose_files` merged by :func:`merge_configs` (what LightningCLI makes of ``--config`` with them)."""
+    merged = merge_configs([read_yaml(path) for path in compose_files(spec)])
+    merged.pop(COMPOSE_KEY, None)
+    return merged
 
 
 def parse_value(text: str) -> Any:
@@ -72,8 +204,7 @@ def model_class_of(model_section: dict[str, Any]) -> type:
     class_path = model_section.get("class_path")
     if not class_path:
         raise UsageError("the config's model section has no class_path")
-    module, _, name = class_path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+    return _import(class_path)
 
 
 # model options a converted checkpoint may state that the CLI takes from the data section instead (linked there)

@@ -18,19 +18,19 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from assembly import progress, resume
 from assembly.checkpoint_io import install_atomic_checkpoint_io
 from assembly.checks import check_config, check_moved_keys
-from assembly.config import DATA_LINKED_MODEL_ARGS, converted_model_args, data_options_for
+from assembly.config import COMPOSE_KEY, DATA_LINKED_MODEL_ARGS, compose_files, converted_model_args, data_options_for
 from assembly.errors import UsageError, torch_load_argument
 from assembly.preemption import PreemptionCheckpoint, exit_code
 from datamodules import InpaintDataModule
-from lightning_modules import config_names, config_path, part_names
 from lightning_modules.base import InpaintingModule
 from lightning_modules.callbacks import ImageGridLogger, RNGStateCheckpoint
 from networks.weights import CheckpointError, describe_load_error
 
 
 def resolve_config_args(argv: Sequence[str]) -> list[str]:
-    """Replace ``--config NAME`` (a packaged config such as ``aotgan_smoke``) by its path, always written as the
-    two arguments ``--config PATH`` (``--config=PATH`` too), so later steps find configs in one form.
+    """Replace each ``--config NAME_OR_PATH`` by the files it is composed of (``assembly.config.compose_files``:
+    its ``compose:`` parts, then the file itself), each written as the two arguments ``--config PATH``
+    (``--config=PATH`` too), so LightningCLI merges them in order and later steps find configs in one form.
 
     An argument that is neither an existing file nor a packaged name is a usage error naming the choices.
     """
@@ -43,19 +43,15 @@ def resolve_config_args(argv: Sequence[str]) -> list[str]:
             value = args[i + 1]
         elif arg.startswith("--config="):
             value, joined = arg.split("=", 1)[1], True
+        elif arg.split("=", 1)[0] == "--compose":
+            raise UsageError("compose: lists the parts inside a config file; on the command line give each part "
+                             "as --config PART (e.g. --config aotgan --config profile/smoke)")
         if value is None:
             out.append(arg)
             i += 1
             continue
-        if not Path(value).is_file():
-            if value.endswith((".yaml", ".yml")) or os.sep in value:
-                raise UsageError(f"config file {value} does not exist")
-            try:
-                value = str(config_path(value))
-            except KeyError:
-                raise UsageError(f"unknown config {value!r}; packaged configs: {', '.join(config_names())}; "
-                                 f"parts: {', '.join(part_names())} (or give a YAML path)") from None
-        out += ["--config", value]
+        for path in compose_files(value):
+            out += ["--config", str(path)]
         i += 1 if joined else 2
     return out
 
@@ -76,6 +72,11 @@ class InpaintCLI(LightningCLI):
                             help="the run's folder name: trainer.default_root_dir becomes results/runs/NAME (a "
                                  "sibling of the config's), loggers and checkpoints follow; --ckpt_path last "
                                  "resumes the newest good checkpoint found there")
+        # a config file's list of parts, already expanded into --config files (resolve_config_args)
+        parser.add_argument(f"--{COMPOSE_KEY}", type=list[str] | None, default=None,
+                            help="inside a config file: the parts it is made of, read before it (model/aotgan, "
+                                 "data/places2, trainer/paper, profile/smoke, or a named config); expanded into "
+                                 "--config files before parsing")
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config

@@ -25,8 +25,10 @@ def generator_gflops(model, size: int = 256) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def model_info(method: str, overrides: dict | None = None, size: int = 256, config: str | None = None) -> dict:
-    """``{"generator_params", "discriminator_params", "gflops_256"}`` of ``method`` with ``overrides``."""
+def model_info(method: str, overrides: dict | None = None, size: int = 256,
+               config: str | list[str] | None = None) -> dict:
+    """``{"generator_params", "discriminator_params", "gflops_256"}`` of ``method`` with ``overrides``; ``config``:
+    a packaged config or a list composed in order (default: the method's named config)."""
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}; choose from {', '.join(sorted(METHODS))}")
     section = load_config(config or method).get("model", {})

@@ -42,12 +42,15 @@ discriminator stays RGB-only (the AIM task scores the image alone).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from lightning_modules.base import InpaintingModule
 from lightning_modules.losses import LossInputs, cached_features, gram_matrix
+from lightning_modules.network_options import Forward
 from lightning_modules.schedule import LossTerm
 from networks.aotgan import AOTDiscriminator, AOTGenerator
 
@@ -117,6 +120,11 @@ class AOTGAN(InpaintingModule):
         semantic_channels (base option): extra generator input channels of the seg map (AIM Track 2: 52).
     """
 
+    # Network options taken as config keys and forwarded by name (lightning_modules/network_options.py): declared
+    # by the networks; the signature below mirrors them (a test holds names, types and defaults equal).
+    NETWORKS = (Forward(AOTGenerator, fixed=("semantic_channels", "hole_fill")),
+                Forward(AOTDiscriminator, rename={"disc_layout": "layout"}, fixed=("in_channels", "base_channels")))
+
     SIZE_MULTIPLE = 4
     SIZE_REASON = ("two stride-2 convs, then reflection padding by the largest rate needs S/4 > max(rates); the "
                    "PatchGAN needs S/8 >= 3, S/16 >= 2 with disc_layout: paper")
@@ -132,7 +140,7 @@ class AOTGAN(InpaintingModule):
     def __init__(
         self,
         follow: str = "paper",
-        rates: list[int] | None = None,
+        rates: Sequence[int] = (1, 2, 4, 8),
         residual: str = "gated",
         gate_norm: str = "code",
         gate_orientation: str = "code",
@@ -175,11 +183,9 @@ class AOTGAN(InpaintingModule):
         self.disc_target, self.label_resolution, self.percep_on = disc_target, label_resolution, percep_on
         self.blur_kernel_size, self.blur_sigma = int(blur_kernel_size), float(blur_sigma)
 
-        self.generator = AOTGenerator(rates=list(rates) if rates is not None else [1, 2, 4, 8], residual=residual,
-                                      gate_norm=gate_norm, gate_orientation=gate_orientation, num_blocks=num_blocks,
-                                      upsample=upsample, channels=channels,
-                                      semantic_channels=self.semantic_channels)
-        self.discriminator = AOTDiscriminator(layout=disc_layout)
+        generator, discriminator = self.NETWORKS
+        self.generator = AOTGenerator(**generator.kwargs(locals()), semantic_channels=self.semantic_channels)
+        self.discriminator = AOTDiscriminator(**discriminator.kwargs(locals()))
         # One VGG19 forward per image serves both feature losses; skipped when both weights are overridden to 0.
         w = self.loss_weights
         self._uses_vgg = bool(w.get("perceptual", PERCEPTUAL_WEIGHT) or w.get("style", STYLE_WEIGHT))

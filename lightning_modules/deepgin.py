@@ -20,6 +20,7 @@ from torch import Tensor
 
 from lightning_modules.base import InpaintingModule
 from lightning_modules.losses import LossFn, LossInputs, PerceptualLoss, StyleLoss, total_variation
+from lightning_modules.network_options import Forward
 from lightning_modules.schedule import LossTerm
 from networks.deepgin import (
     DeepGINGenerator,
@@ -148,6 +149,11 @@ class DeepGIN(InpaintingModule):
 
     SIZE_MULTIPLE = MIN_SIZE = 16
     SIZE_REASON = "the second-stage generator G2 down-samples four times"
+    # Network options taken as config keys and forwarded by name (lightning_modules/network_options.py): declared
+    # by the networks; the signature below mirrors them (a test holds names, types and defaults equal).
+    NETWORKS = (Forward(DeepGINGenerator, fixed=("semantic_channels",)),
+                Forward(MultiScaleDiscriminator, rename={"d_spectral_norm": "spectral_norm"},
+                        fixed=("in_channels", "ndf", "num_scales")))
 
     def __init__(
         self,
@@ -223,10 +229,10 @@ class DeepGIN(InpaintingModule):
         self.use_self_ensemble, self.use_post_blur = self_ensemble, post_blur
         self.eval_protocol, self.tile_size, self.tile_transpose = eval_protocol, tile_size, tile_transpose
         self.fresh_optimizer_at_gan_stage = fresh_optimizer_at_gan_stage
-        self.generator = DeepGINGenerator(stages=stages, resblock=resblock, attention=attention,
-                                          back_projection=back_projection, semantic_channels=self.semantic_channels,
-                                          small_init=small_init)
-        self.discriminator = (MultiScaleDiscriminator(in_channels=6, spectral_norm=d_spectral_norm)
+        generator, discriminator = self.NETWORKS
+        self.generator = DeepGINGenerator(**generator.kwargs(locals()), semantic_channels=self.semantic_channels)
+        # D is conditioned on the masked input: concat[I_in, X], 6 channels (conditional_d_input)
+        self.discriminator = (MultiScaleDiscriminator(**discriminator.kwargs(locals()), in_channels=6)
                               if adversarial else None)
 
     # ------------------------------------------------------------------------------------------ generator

@@ -27,6 +27,7 @@ from lightning_modules import losses
 from lightning_modules.base import InpaintingModule
 from lightning_modules.compile import eager
 from lightning_modules.losses import LossInputs
+from lightning_modules.network_options import Forward
 from lightning_modules.schedule import LossTerm
 from networks.cra import ContextualResidualAggregation
 from networks.hifill import HiFillCritic, HiFillGenerator
@@ -90,6 +91,12 @@ class HiFill(InpaintingModule):
         cra_downsample, cra_upsample: CRA resampling operators (Fig. 3): ``average`` + ``bilinear`` chosen.
     """
 
+    # Network options taken as config keys and forwarded by name (lightning_modules/network_options.py): declared
+    # by the networks; the signature below mirrors them (a test holds names, types and defaults equal). ``padding``
+    # goes to both networks.
+    NETWORKS = (Forward(HiFillGenerator, fixed=("semantic_channels", "init_std")),
+                Forward(HiFillCritic, rename={"discriminator_kernel": "kernel_size"}, fixed=("init_std",)))
+
     SIZE_MULTIPLE = MIN_SIZE = 64
     SIZE_REASON = "a 16-px attention grid on the refine net and a coarse net at half size"
 
@@ -143,14 +150,9 @@ class HiFill(InpaintingModule):
             raise ValueError(f"loss_preset must be one of {sorted(LOSS_PRESETS)}, got {loss_preset!r}")
         self.save_hyperparameters()
         self.loss_preset, self.coarse_weight, self.gp_weight = loss_preset, coarse_weight, gp_weight
-        self.generator = HiFillGenerator(
-            coarse_gate=coarse_gate, refine_gate=refine_gate, topology=topology, coarse_downsample=coarse_downsample,
-            attention_mask_mode=attention_mask_mode, attention_query_norm=attention_query_norm,
-            attention_softmax_scale=attention_softmax_scale, attention_fuse=attention_fuse,
-            attention_type=attention_type, attention_multiscale=attention_multiscale,
-            attention_share_scores=attention_share_scores, semantic_channels=self.semantic_channels,
-            padding=padding, resize=resize)
-        self.discriminator = HiFillCritic(kernel_size=discriminator_kernel, image_size=image_size, padding=padding)
+        generator, critic = self.NETWORKS
+        self.generator = HiFillGenerator(**generator.kwargs(locals()), semantic_channels=self.semantic_channels)
+        self.discriminator = HiFillCritic(**critic.kwargs(locals()))
         self.image_size, self.eval_resolution = image_size, eval_resolution
         self.cra_downsample, self.cra_upsample = cra_downsample, cra_upsample
 

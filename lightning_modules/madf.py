@@ -36,6 +36,7 @@ from torch import Tensor
 
 from lightning_modules.base import InpaintingModule
 from lightning_modules.losses import LossFn, LossInputs, cached_features, gram_matrix, total_variation
+from lightning_modules.network_options import Forward
 from lightning_modules.schedule import LossTerm
 from networks.backbones.vgg import IMAGENET_MEAN, IMAGENET_STD, imagenet_normalize
 from networks.madf import ENCODER_CHANNELS, MADFGenerator
@@ -179,6 +180,10 @@ class MADF(InpaintingModule):
         **kwargs: shared options of :class:`InpaintingModule`.
     """
 
+    # Network options taken as config keys and forwarded by name (lightning_modules/network_options.py): declared
+    # by the network; the signature below mirrors them (a test holds names, types and defaults equal).
+    NETWORKS = (Forward(MADFGenerator, fixed=("semantic_channels",)),)
+
     SIZE_MULTIPLE = MIN_SIZE = 2 ** len(ENCODER_CHANNELS)
     SIZE_REASON = f"{len(ENCODER_CHANNELS)} stride-2 encoder levels down to a 1x1 bottleneck"
 
@@ -215,9 +220,8 @@ class MADF(InpaintingModule):
         self.num_refine = num_refine
         self.term_weights = {"valid": 1.0, "hole": hole_weight, "perceptual": perceptual_weight,
                              "style": style_weight, "tv": tv_weight}
-        self.generator = MADFGenerator(encoder_block=encoder_block, num_refine=num_refine, refine_norm=refine_norm,
-                                       official_unused_bn=official_unused_bn, init=init,
-                                       recompute_levels=recompute_levels, semantic_channels=self.semantic_channels)
+        (generator,) = self.NETWORKS
+        self.generator = MADFGenerator(**generator.kwargs(locals()), semantic_channels=self.semantic_channels)
         self.discriminator = None
 
     def generate(self, batch: dict[str, Any]) -> dict[str, Tensor]:

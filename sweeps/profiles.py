@@ -2,8 +2,8 @@
 
 A row's config is built in layers, later ones winning:
 
-1. the packaged config (``config:`` of the sweep, else the method's; see :func:`sweeps.spec.row_base_config`),
-   then the sweep's ``evaluation_protocol`` (``model.init_args.evaluator_options``: its name and every setting),
+1. the packaged config (``config:`` of the sweep, else the method's; see :func:`sweeps.spec.row_base_config`) as
+   ``--config`` reads it: its ``compose:`` parts merged by ``assembly.config.load_config``; then the sweep's ``evaluation_protocol`` (``model.init_args.evaluator_options``: its name and every setting),
 2. the sweep's common ``overrides``,
 3. the runner's profile defaults (:data:`PROFILE_DEFAULTS`),
 4. the sweep's ``profiles.<profile>`` (what differs for this table, e.g. the paper's step count),

@@ -28,7 +28,7 @@ from sweeps.options import build_parser
 from sweeps.progress import SweepProgress
 from sweeps.provenance import git_commit
 from sweeps.report import after_sweep
-from sweeps.spec import Row, Sweep, load_sweep, sweep_paths, validate_sweep
+from sweeps.spec import Row, Sweep, base_config_name, config_flags, load_sweep, sweep_paths, validate_sweep
 from sweeps.table import print_table, write_tables
 from sweeps.trial import classify_failure
 from sweeps.wandb_export import write_wandb_sweep
@@ -74,7 +74,7 @@ def run_model_info(sweep: Sweep, rows: list[Row], args: argparse.Namespace) -> i
     for row in rows:
         overrides = {k.removeprefix("model.init_args."): v for k, v in row.overrides.items()}
         try:
-            info = model_info(row.method, overrides, size=sweep.size, config=sweep.config or row.config)
+            info = model_info(row.method, overrides, size=sweep.size, config=base_config_name(sweep, row))
         except Exception as error:  # noqa: BLE001 - a row that cannot be built is reported, the rest go on
             results.append({"label": row.label, "status": "failed", "reason": classify_failure(error)})
             continue
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if sweep.kind == "evaluation":
         raise UsageError(f"{sweep.name} is an evaluation protocol ({sweep.paper.get('table')}): it scores a trained "
                          f"checkpoint on the real test set, which needs the dataset and the trained weights; "
-                         f"the file is valid — run `inpaint-suite test --config {sweep.config or sweep.method} "
+                         f"the file is valid — run `inpaint-suite test {config_flags(sweep.config or sweep.method)} "
                          f"--ckpt_path CKPT` with its `evaluation` settings")
     if sweep.kind == "model_info":
         return 0 if args.validate else run_model_info(sweep, selected, args)

@@ -45,7 +45,7 @@ class Row:
     paper: dict[str, Any] | None
     baseline: str | None = None
     bucket: str | None = None
-    config: str | None = None
+    config: str | list[str] | None = None  # a packaged config, or a list of configs and parts composed in order
     index: int = 0
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)  # applied after overrides, per profile
 
@@ -58,7 +58,7 @@ class Sweep:
     path: Path
     kind: str
     method: str | None
-    config: str | None
+    config: str | list[str] | None
     paper: dict[str, Any]
     metrics: list[str]
     rows: list[Row]
@@ -102,6 +102,16 @@ def find_sweep(name_or_path: str, directory: Path = SWEEP_DIR) -> Path:
 # --------------------------------------------------------------------------------------------- parsing
 def _fail(path: Path, message: str) -> UsageError:
     return UsageError(f"{path}: {message}")
+
+
+def _config_spec(value: Any, path: Path, where: str) -> str | list[str] | None:
+    """``config: NAME`` or ``config: [NAME, PART, ...]`` (composed in order, as repeated ``--config``)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise _fail(path, f"{where}config must be a config name or a list of config and part names "
+                      f"(e.g. [aotgan_celebahq, profile/smoke]), got {value!r}")
 
 
 def _dotted_dict(value: Any, path: Path, where: str) -> dict[str, Any]:
@@ -172,7 +182,7 @@ def load_sweep(name_or_path: str | Path, directory: Path = SWEEP_DIR) -> Sweep:
             raise _fail(path, f"row {label!r}: profiles must map some of {', '.join(PROFILES)} to dotted overrides")
         rows.append(Row(label=label, method=row_method, overrides=_dotted_dict(item.get("overrides"), path,
                         f"row {label!r} overrides"), paper=paper, baseline=baseline, bucket=item.get("bucket"),
-                        config=item.get("config"), index=i,
+                        config=_config_spec(item.get("config"), path, f"row {label!r}: "), index=i,
                         profiles={k: _dotted_dict(v, path, f"row {label!r} profiles.{k}")
                                   for k, v in row_profiles.items()}))
     paper_units = raw.get("paper_units") or {}
@@ -188,7 +198,7 @@ def load_sweep(name_or_path: str | Path, directory: Path = SWEEP_DIR) -> Sweep:
             check_protocol(protocol, "evaluation_protocol")
         except ValueError as error:
             raise _fail(path, str(error)) from None
-    return Sweep(name=name, path=path, kind=kind, method=method, config=raw.get("config"), paper=raw.get("paper") or {},
+    return Sweep(name=name, path=path, kind=kind, method=method, config=_config_spec(raw.get("config"), path, ""), paper=raw.get("paper") or {},
                  metrics=list(metrics), rows=rows, group_by=group_by, profiles=profiles,
                  overrides=_dotted_dict(raw.get("overrides"), path, "overrides"),
                  evaluation=_dotted_dict(raw.get("evaluation"), path, "evaluation"), search=search,
@@ -222,8 +232,17 @@ LOWER_IS_BETTER = {"l1", "l1_hole", "l1_rel", "fid", "kid", "lpips", "gflops", "
 
 
 # --------------------------------------------------------------------------------------------- configs
-def base_config_name(sweep: Sweep, row: Row) -> str:
+def base_config_name(sweep: Sweep, row: Row) -> str | list[str] | None:
+    """The config a row starts from: the row's ``config``, else the sweep's, else its method's named config. A list
+    (``[aotgan_celebahq, trainer/...]``) is composed in order by ``assembly.config.compose_files``, the function
+    that expands ``--config`` on the command line, so a row's config is the one ``inpaint-suite fit`` would read."""
     return row.config or sweep.config or row.method or sweep.method
+
+
+def config_flags(spec: str | list[str] | None) -> str:
+    """``--config A --config B`` for a config name or list (what a user types to get the same config)."""
+    names = spec if isinstance(spec, list) else [spec]
+    return " ".join(f"--config {name}" for name in names if name)
 
 
 def _model_class_path(method: str) -> str:
@@ -234,7 +253,7 @@ def _model_class_path(method: str) -> str:
 def row_base_config(sweep: Sweep, row: Row) -> dict[str, Any]:
     """The packaged config a row starts from.
 
-    ``config`` (sweep or row) gives data + trainer (+ model). A row whose method's class differs from that config's
+    ``config`` (sweep or row: a name or a list of names composed in order) gives data + trainer (+ model). A row whose method's class differs from that config's
     model swaps in the ``model`` section of the method's own packaged config (``aim_track1``: the AIM protocol with
     each method's model); a baseline row has no model.
     """

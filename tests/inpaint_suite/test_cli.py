@@ -51,7 +51,11 @@ def test_help_and_the_sweep_list_import_no_heavy_package(argv):
 
 def test_config_names_resolve_to_packaged_files():
     args = resolve_config_args(["fit", "--config", "tiny", "--trainer.max_steps=1"])
-    assert Path(args[2]).name == "tiny.yaml" and Path(args[2]).is_file()
+    # tiny.yaml composes model/tiny: both files, the part first, each as "--config PATH"
+    assert args[:2] == ["fit", "--config"] and args[-1] == "--trainer.max_steps=1"
+    files = [Path(a) for a in args[2:-1:2]]
+    assert [f"{f.parent.name}/{f.name}" for f in files] == ["model/tiny.yaml", "configs/tiny.yaml"]
+    assert all(f.is_file() for f in files) and args[1:-1:2] == ["--config"] * len(files)
     with pytest.raises(UsageError, match="unknown config 'nope'.*tiny"):
         resolve_config_args(["fit", "--config", "nope"])
     with pytest.raises(UsageError, match="does not exist"):
@@ -198,9 +202,10 @@ def test_a_bad_value_in_a_yaml_file_names_the_file(tmp_path, no_heavy_work):
 def test_every_packaged_config_passes_the_checks_or_lacks_only_its_data(stage, monkeypatch):
     """No false alarm: each packaged config gets through the checks, except for a dataset folder that is not on
     this machine (the message then names the config file)."""
+    from assembly.config import compose_files
     from assembly.lightning_cli import InpaintCLI
     from assembly.lightning_cli import main as lightning_main
-    from lightning_modules import config_names, config_path
+    from lightning_modules import config_names
 
     def reached(self):
         raise HeavyWork
@@ -212,7 +217,9 @@ def test_every_packaged_config_passes_the_checks_or_lacks_only_its_data(stage, m
         except HeavyWork:
             continue
         except UsageError as error:
-            assert "data.data_root" in str(error) and f"(set in {config_path(name)})" in str(error), (name, error)
+            # the file of the composition that set it (a data part such as data/places2.yaml)
+            sources = [f"(set in {path})" for path in compose_files(name)]
+            assert "data.data_root" in str(error) and any(s in str(error) for s in sources), (name, error)
 
 
 def test_the_refused_sizes_are_the_sizes_the_networks_refuse():

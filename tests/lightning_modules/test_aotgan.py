@@ -462,13 +462,14 @@ def test_table_sweeps_cover_the_papers_rows():
 
 
 def test_places2_and_celebahq_configs_are_the_default_schedule_with_other_data():
-    base = _yaml(REPO / "lightning_modules/configs/aotgan.yaml")
-    places = _yaml(REPO / "lightning_modules/configs/aotgan_places2.yaml")
-    celeba = _yaml(REPO / "lightning_modules/configs/aotgan_celebahq.yaml")
+    from assembly.config import load_config
+
+    base, places, celeba = (load_config(n) for n in ("aotgan", "aotgan_places2", "aotgan_celebahq"))
     for cfg in (places, celeba):
         assert cfg["model"] == base["model"]
         assert {k: v for k, v in cfg["data"].items() if k not in ("dataset", "data_root", "dataset_options")} == \
             {k: v for k, v in base["data"].items() if k not in ("dataset", "data_root", "dataset_options")}
+    assert places["data"] == base["data"]
     assert places["data"]["dataset"] == "places2" and celeba["data"]["dataset"] == "celebahq"
     assert base["data"]["image_size"] == 512 and base["data"]["batch_size"] == 8
     assert base["trainer"]["max_steps"] == 1_000_000

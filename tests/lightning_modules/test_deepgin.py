@@ -325,12 +325,15 @@ def test_config_switch_values_are_typed_primitives():
 
 # ---------------------------------------------------------------------------------------------- configs and sweeps
 def _yaml(path: str) -> dict:
+    """A sweep file as written, or a packaged config as LightningCLI reads it (its ``compose:`` parts merged)."""
     import yaml
 
+    from assembly.config import load_config
     from lightning_modules import CONFIG_DIR
 
-    base = CONFIG_DIR if not path.startswith("sweeps/") else CONFIG_DIR.parent.parent
-    with open(base / path) as handle:
+    if not path.startswith("sweeps/"):
+        return load_config(path.removesuffix(".yaml"))
+    with open(CONFIG_DIR.parent.parent / path) as handle:
         return yaml.safe_load(handle)
 
 

@@ -207,7 +207,9 @@ def _init_args():
 
 @pytest.mark.parametrize("name", ["hifill", "hifill_smoke", "hifill_celebahq"])
 def test_configs_use_existing_arguments(name):
-    config = yaml.safe_load((REPO / "lightning_modules" / "configs" / f"{name}.yaml").read_text())
+    from assembly.config import load_config
+
+    config = load_config(name)
     assert config["model"]["class_path"] == "lightning_modules.hifill.HiFill"
     assert set(config["model"]["init_args"]) <= _init_args()
 

@@ -90,7 +90,8 @@ ROWS = [
                             "--data.batch_size=-1"], "data.batch_size = -1: must"),
     ("fit-yaml-after-cli", ["fit", "--config", "tiny", "--data.batch_size=3", "--config", "{bad_yaml}"],
      "data.batch_size = 0 (set in {bad_yaml})"),
-    ("fit-packaged-config-names-its-file", ["fit", "--config", "aotgan"], "(set in {aotgan_yaml})"),
+    # aotgan composes data/places2, the part that sets data.data_root: the message names that file
+    ("fit-packaged-config-names-its-file", ["fit", "--config", "aotgan"], "(set in {places2_yaml})"),
     # options that moved name their new key, from a config file or a flag
     ("fit-moved-image-grid-key-in-yaml", ["fit", "--config", "tiny", "--config", "{old_yaml}"],
      "model.init_args.log_images_every_n_steps (set in {old_yaml}) was replaced by image_grids.every_n_steps"),
@@ -170,8 +171,8 @@ def files(tmp_path_factory):
 
     return {"tmp": str(tmp), "png": str(tmp / "photo.png"), "mask": str(tmp / "mask.png"),
             "small_mask": str(tmp / "small_mask.png"), "narrow_ckpt": str(tmp / "narrow.ckpt"),
-            "empty": str(tmp / "empty"), "bad_yaml": str(tmp / "bad.yaml"), "aotgan_yaml": str(config_path("aotgan")),
-            "old_yaml": str(tmp / "old.yaml")}
+            "empty": str(tmp / "empty"), "bad_yaml": str(tmp / "bad.yaml"),
+            "places2_yaml": str(config_path("data/places2")), "old_yaml": str(tmp / "old.yaml")}
 
 
 def _run(argv: list[str]) -> int:
