@@ -73,10 +73,10 @@ def _check_data(data, stage: str, check: Checker) -> None:
     from datamodules.datamodule import InpaintDataModule
     from datamodules.datasets import DATASETS, DatasetSetupError, check_root
 
-    for key, least in (("image_size", 1), ("batch_size", 1), ("eval_batch_size", 1), ("num_workers", 0),
-                       ("train_length", 1), ("val_length", 1), ("test_length", 1)):
+    for key, least in (("image_size", 1), ("test_image_size", 1), ("batch_size", 1), ("eval_batch_size", 1),
+                       ("num_workers", 0), ("train_length", 1), ("val_length", 1), ("test_length", 1)):
         value = _get(data, key)
-        optional = key in ("eval_batch_size", "train_length", "val_length", "test_length")
+        optional = key in ("test_image_size", "eval_batch_size", "train_length", "val_length", "test_length")
         if (value is None and not optional) or (value is not None and (isinstance(value, bool) or value < least)):
             check.fail(f"data.{key}", value, f"must be an integer >= {least}" + (" (or null)" if optional else ""))
 
@@ -155,17 +155,24 @@ def _check_model(module_class, init_args: dict[str, Any], data, stage: str, chec
     size = _get(data, "image_size") if data is not None else None
     if size_error is None or size is None:
         return
-    # with crop "none" images keep their native size: data.image_size is not what the networks see
+    # with crop "none" images keep their native size: data.image_size is not what the networks see (the module
+    # pads them to a size it accepts, evaluation/padding.py)
     options = dict(_get(data, "dataset_options") or {})
+    native_eval = (options.get("eval_crop") or _get(data, "crop")) == "none" and _get(data, "dataset") != "sample"
     crop = _get(data, "crop") if stage == "fit" else options.get("eval_crop") or _get(data, "crop")
-    if crop == "none" and _get(data, "dataset") != "sample":
-        return
-    try:
-        problem = size_error(int(size), init_args, stage)
-    except (TypeError, ValueError):  # malformed method options: the constructor names them
-        return
-    if problem:
-        check.fail("data.image_size", size, problem)
+    test_size = _get(data, "test_image_size")
+    # the test split's own size: checked in every stage (a sweep trial fits, then tests in the same run)
+    sizes = [("data.test_image_size", test_size, "test")] if test_size is not None and not native_eval else []
+    if not (crop == "none" and _get(data, "dataset") != "sample") and not (
+            test_size is not None and stage in ("test", "predict")):
+        sizes.insert(0, ("data.image_size", size, stage))
+    for key, value, when in sizes:
+        try:
+            problem = size_error(int(value), init_args, when)
+        except (TypeError, ValueError):  # malformed method options: the constructor names them
+            return
+        if problem:
+            check.fail(key, value, problem)
 
 
 # ------------------------------------------------------------------------------------------------------ helpers

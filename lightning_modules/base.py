@@ -605,8 +605,11 @@ class InpaintingModule(L.LightningModule):
 
     # ------------------------------------------------------------------------------------------ eval
     def _eval_outputs(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        from evaluation.padding import forward_padded
+
+        # native-size batches the networks cannot take are padded to the next accepted size and cropped back
         with self._eval_generator():
-            return self(batch)
+            return forward_padded(self, batch, lambda side: self.size_error(side, dict(self.hparams), "test"))
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         outputs = self._eval_outputs(batch)
