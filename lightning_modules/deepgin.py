@@ -127,7 +127,7 @@ class DeepGIN(InpaintingModule):
 
     - ``polyphase1024`` (default; Table 1, spec §6/§10): the batch is resized to 1024² (bicubic; mask bilinear,
       then > 0 = hole), split into the 16 polyphase tiles of 256² (:mod:`evaluation.tiling`), each tile inpainted,
-      reassembled and resized back to the batch's size. Table 1 needs 1024² test data (``data.image_size: 1024``).
+      reassembled and resized back to the batch's size. Table 1 needs 1024² test data (``data.test_image_size: 1024``).
     - ``native`` (Table 2 "OS", AIM 2020 at native resolution, aim2020.md §5): the same tiling on a grid of
       ``max(256, round(side / 256) · 256)`` per side, as ``test_ensemble.py`` does (one tile for a 256² image).
     - ``resize256`` (Table 2 "(256)"): one pass at 256², resized back to the batch's size.
