@@ -65,8 +65,8 @@ def forward_padded(forward: Callable[[dict[str, Any]], Mapping[str, Tensor]], ba
             required.
         batch: ``image`` ``(B, 3, H, W)`` in [-1, 1], ``mask`` ``(B, 1, H, W)`` (1 = hole), optional ``seg``
             ``(B, S, H, W)``; other keys are passed on unchanged.
-        size_error: the method's rule for one side (``cls.size_error(side, options, stage="test")``): ``None`` when
-            a side is accepted, else why not.
+        size_error: the method's rule for one side (``cls.size_error(side, options, stage="validate")``):
+            ``None`` when a side is accepted, else why not.
 
     Returns:
         The outputs with every ``(H', W')`` map cropped to ``(H, W)`` (maps of other sizes, e.g. a low-resolution

@@ -607,9 +607,10 @@ class InpaintingModule(L.LightningModule):
     def _eval_outputs(self, batch: dict[str, Any]) -> dict[str, Tensor]:
         from evaluation.padding import forward_padded
 
-        # native-size batches the networks cannot take are padded to the next accepted size and cropped back
+        # native-size batches the networks cannot take are padded to the next accepted size and cropped back (the
+        # "validate" rule: the batch as it reaches the networks, after any test-time resampling of a method)
         with self._eval_generator():
-            return forward_padded(self, batch, lambda side: self.size_error(side, dict(self.hparams), "test"))
+            return forward_padded(self, batch, lambda side: self.size_error(side, dict(self.hparams), "validate"))
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         outputs = self._eval_outputs(batch)
