@@ -156,16 +156,19 @@ def _check_model(module_class, init_args: dict[str, Any], data, stage: str, chec
     if size_error is None or size is None:
         return
     # with crop "none" images keep their native size: data.image_size is not what the networks see (the module
-    # pads them to a size it accepts, evaluation/padding.py)
+    # pads each image to a size it accepts, evaluation/padding.py)
     options = dict(_get(data, "dataset_options") or {})
-    native_eval = (options.get("eval_crop") or _get(data, "crop")) == "none" and _get(data, "dataset") != "sample"
-    crop = _get(data, "crop") if stage == "fit" else options.get("eval_crop") or _get(data, "crop")
+    real = _get(data, "dataset") != "sample"  # the built-in photos have no native-size mode
+    native_eval = real and (options.get("eval_crop") or _get(data, "crop")) == "none"
     test_size = _get(data, "test_image_size")
-    # the test split's own size: checked in every stage (a sweep trial fits, then tests in the same run)
-    sizes = [("data.test_image_size", test_size, "test")] if test_size is not None and not native_eval else []
-    if not (crop == "none" and _get(data, "dataset") != "sample") and not (
-            test_size is not None and stage in ("test", "predict")):
-        sizes.insert(0, ("data.image_size", size, stage))
+    sizes = []  # (option, value, stage whose rule applies)
+    if stage == "fit":
+        if not (real and _get(data, "crop") == "none"):
+            sizes.append(("data.image_size", size, stage))
+    elif not native_eval and (stage == "validate" or test_size is None):
+        sizes.append(("data.image_size", size, stage))
+    if test_size is not None and not native_eval:  # every stage: a sweep trial fits, then tests in the same run
+        sizes.append(("data.test_image_size", test_size, "test"))
     for key, value, when in sizes:
         try:
             problem = size_error(int(value), init_args, when)
