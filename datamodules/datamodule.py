@@ -29,7 +29,7 @@ class InpaintDataModule(L.LightningDataModule):
     Args:
         dataset: dataset kind (``sample``, ``folder``, ``ade20k``, ``places2``, ``celebahq``, ``paris``).
         data_root: its root folder (unused by ``sample``).
-        image_size: square crop size S.
+        image_size: square crop size S (training, validation and, unless ``test_image_size`` is set, test).
         crop: crop/resize policy (see ``datamodules.transforms``); ``None`` = the dataset's default.
         batch_size, eval_batch_size, num_workers: loader settings (``eval_batch_size`` defaults to ``batch_size``).
         persistent_workers: keep DataLoader workers between epochs (default). ``False`` restarts them every epoch,
@@ -56,6 +56,10 @@ class InpaintDataModule(L.LightningDataModule):
             ``pattern``: a file-name glob; ``pairing``: ``auto`` | ``stratified`` | ``cyclic``, how val/test items
             get their file from ``eval_mask_dir``: stratified by hole-ratio bucket and seeded by ``mask_seed``, or
             item ``i`` -> file ``i mod N``; see ``datamodules.datasets.mask_files``).
+        test_image_size: the side S of the test and predict splits (default: ``image_size``), for a paper that tests
+            at another size than it trains and validates (DeepGIN Table 1: 1024-px CelebA-HQ for its 16 polyphase
+            tiles of 256, validation at 256 in the same run). Ignored with ``dataset_options.eval_crop: none``
+            (native size).
     """
 
     def __init__(
@@ -81,10 +85,16 @@ class InpaintDataModule(L.LightningDataModule):
         dataset_options: dict[str, Any] | None = None,
         mask_file_options: dict[str, Any] | None = None,
         masks_per_image: list[str | dict] | None = None,
+        test_image_size: int | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.dataset, self.data_root, self.image_size, self.crop = dataset, data_root, image_size, crop
+        if test_image_size is not None and (isinstance(test_image_size, bool) or not isinstance(test_image_size, int)
+                                            or test_image_size < 1):
+            raise ValueError(f"data.test_image_size must be an integer >= 1 (or null = data.image_size), "
+                             f"got {test_image_size!r}")
+        self.test_image_size = test_image_size or image_size
         self.batch_size, self.num_workers, self.persistent_workers = batch_size, num_workers, persistent_workers
         self.eval_batch_size = eval_batch_size or batch_size
         self.mask_spec, self.eval_mask_spec = masks, eval_masks if eval_masks is not None else masks
@@ -114,8 +124,12 @@ class InpaintDataModule(L.LightningDataModule):
         self._datasets: dict[str, Dataset] = {}
 
     # ------------------------------------------------------------------------------------------ datasets
+    def size_for(self, split: str) -> int:
+        """The crop side S of ``split``: ``test_image_size`` for test and predict, else ``image_size``."""
+        return self.test_image_size if split in ("test", "predict") else self.image_size
+
     def _options(self, split: str) -> dict[str, Any]:
-        options = {"image_size": self.image_size, **self.dataset_options}
+        options = {"image_size": self.size_for(split), **self.dataset_options}
         if self.dataset == "sample":
             options.pop("other_channel", None)  # read by the on-device one-hot expansion, not by the dataset
             if self.semantic:
@@ -144,7 +158,7 @@ class InpaintDataModule(L.LightningDataModule):
                 from datamodules.datasets.mask_files import WithMaskFiles
 
                 options = {k: v for k, v in self.mask_file_options.items() if k != "augment"}
-                dataset = WithMaskFiles(dataset, self.eval_mask_dir, self.image_size, seed=self.mask_seed,
+                dataset = WithMaskFiles(dataset, self.eval_mask_dir, self.size_for(split), seed=self.mask_seed,
                                         fixed=True, **options)
             self._datasets[split] = dataset
         return self._datasets[split]
@@ -195,8 +209,9 @@ class InpaintDataModule(L.LightningDataModule):
 
     def evaluation_settings(self) -> dict[str, Any]:
         """What the test split is, for the evaluation report: dataset, size, and the mask set with its hash."""
+        native = self.dataset != "sample" and (self.dataset_options.get("eval_crop") or self.crop) == "none"
         settings: dict[str, Any] = {"dataset": self.dataset, "data_root": self.data_root, "split": "test",
-                                    "crop": self.crop, "image_size": self.image_size}
+                                    "crop": self.crop, "image_size": "native" if native else self.test_image_size}
         if self.eval_mask_dir:
             from datamodules.masks.manifest import MANIFEST, content_hash
 

@@ -440,8 +440,12 @@ class InpaintingModule(L.LightningModule):
 
     # ------------------------------------------------------------------------------------------ eval
     def _eval_outputs(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        from evaluation.padding import forward_padded
+
+        # native-size batches the networks cannot take are padded to the next accepted size and cropped back (the
+        # "validate" rule: the batch as it reaches the networks, after any test-time resampling of a method)
         with self._eval_generator():
-            return self(batch)
+            return forward_padded(self, batch, lambda side: self.size_error(side, dict(self.hparams), "validate"))
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
         """``val/l1_hole`` and ``val/psnr``, per image as ``test`` computes them; returns the outputs (callbacks)."""

@@ -12,6 +12,8 @@ loss schedule: the warm-up is simply the step range ``[0, warmup_steps)`` in whi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -122,15 +124,21 @@ class DeepGIN(InpaintingModule):
     Test-time (official challenge script, off by default): ``self_ensemble`` (x5 geometric: id, rot90/180/270,
     h-flip, averaging ``I_out``), ``post_blur`` (bicubic x0.5 then x2 of ``I_out`` before compositing).
 
-    ``eval_protocol`` (validation, test and predict steps; ``generate``/``forward`` stay one direct pass):
+    ``eval_protocol`` (test and predict steps; ``generate``/``forward`` stay one direct pass):
 
     - ``polyphase1024`` (default; Table 1, spec §6/§10): the batch is resized to 1024² (bicubic; mask bilinear,
       then > 0 = hole), split into the 16 polyphase tiles of 256² (:mod:`evaluation.tiling`), each tile inpainted,
-      reassembled and resized back to the batch's size. Table 1 needs 1024² test data (``data.image_size: 1024``).
+      reassembled and resized back to the batch's size. Table 1 needs 1024² test data (``data.test_image_size: 1024``).
     - ``native`` (Table 2 "OS", AIM 2020 at native resolution, aim2020.md §5): the same tiling on a grid of
       ``max(256, round(side / 256) · 256)`` per side, as ``test_ensemble.py`` does (one tile for a 256² image).
     - ``resize256`` (Table 2 "(256)"): one pass at 256², resized back to the batch's size.
-    - ``direct``: one pass at the batch's own size (smoke runs; any multiple of 16).
+    - ``direct``: one pass at the batch's own size (smoke runs; other sizes are padded to a multiple of 16 and
+      cropped back, :mod:`evaluation.padding`).
+
+    ``val_protocol`` (validation steps, in ``fit`` and ``validate``; the same choices, default ``direct``): the
+    validation curves track the network during training, cheaply: one pass per image, never the test-time extras
+    (``self_ensemble``, ``post_blur``: the challenge script's, applied in test and predict only). ``polyphase1024``
+    here would cost 16 passes per validation image.
 
     ``tile_transpose`` (default True, ``test_ensemble.py``): each polyphase tile is fed transposed and transposed
     back, as the official script stores it (the network is not transpose-equivariant: ~1e-3 in the output).
@@ -185,6 +193,7 @@ class DeepGIN(InpaintingModule):
         post_blur: bool = False,
         d_spectral_norm: str = "pytorch",
         eval_protocol: str = "polyphase1024",
+        val_protocol: str = "direct",
         tile_size: int = 256,
         tile_transpose: bool = True,
         fresh_optimizer_at_gan_stage: bool = True,
@@ -210,8 +219,9 @@ class DeepGIN(InpaintingModule):
                                      (self.style_form, STYLE_FORMS, "style_form"), (self.tv_form, TV_FORMS, "tv_form")):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        if eval_protocol not in EVAL_PROTOCOLS:
-            raise ValueError(f"eval_protocol must be one of {EVAL_PROTOCOLS}, got {eval_protocol!r}")
+        for name, value in (("eval_protocol", eval_protocol), ("val_protocol", val_protocol)):
+            if value not in EVAL_PROTOCOLS:
+                raise ValueError(f"{name} must be one of {EVAL_PROTOCOLS}, got {value!r}")
         if tile_size < 16 or tile_size % 16:
             raise ValueError(f"tile_size must be a multiple of 16 (G2 down-samples four times), got {tile_size}")
         if warmup_steps < 0 or lr_constant_steps < 0 or lr_decay_steps < 0 or lr_decay_interval < 1:
@@ -228,6 +238,7 @@ class DeepGIN(InpaintingModule):
             lr_constant_steps, lr_decay_steps, lr_decay_interval)
         self.use_self_ensemble, self.use_post_blur = self_ensemble, post_blur
         self.eval_protocol, self.tile_size, self.tile_transpose = eval_protocol, tile_size, tile_transpose
+        self.val_protocol = val_protocol
         self.fresh_optimizer_at_gan_stage = fresh_optimizer_at_gan_stage
         generator, discriminator = self.NETWORKS
         self.generator = DeepGINGenerator(**generator.kwargs(locals()), semantic_channels=self.semantic_channels)
@@ -319,8 +330,24 @@ class DeepGIN(InpaintingModule):
         return {"eval_protocol": self.eval_protocol, "self_ensemble": self.use_self_ensemble,
                 "post_blur": self.use_post_blur}
 
+    @contextmanager
+    def _validating(self) -> Iterator[None]:
+        """``val_protocol`` in place of ``eval_protocol``, without the test-time extras, for the duration."""
+        saved = self.eval_protocol, self.use_self_ensemble, self.use_post_blur
+        self.eval_protocol, self.use_self_ensemble, self.use_post_blur = self.val_protocol, False, False
+        try:
+            yield
+        finally:
+            self.eval_protocol, self.use_self_ensemble, self.use_post_blur = saved
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        # val/* curves watch the network, not the paper's test pipeline (16 polyphase passes, x5 ensemble)
+        with self._validating():
+            return super().validation_step(batch, batch_idx)
+
     def _eval_outputs(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        """Validation/test/predict: ``output`` and ``composite`` by the ``eval_protocol``."""
+        """Validation/test/predict: ``output`` and ``composite`` by the ``eval_protocol`` (validation: by the
+        ``val_protocol``, see :meth:`validation_step`); ``direct`` pads native sizes (base module)."""
         if self.eval_protocol == "direct":
             return super()._eval_outputs(batch)
         with self._eval_generator():

@@ -196,12 +196,25 @@ class HiFill(InpaintingModule):
         return out
 
     def _eval_outputs(self, batch):
-        if batch["image"].shape[-1] <= self.image_size:
+        if max(batch["image"].shape[-2:]) <= self.image_size:  # at most the trained size: one (padded) pass
             return super()._eval_outputs(batch)
+        seg = self.semantic_map(batch)
         with self._eval_generator(), torch.no_grad():
-            cra = ContextualResidualAggregation(self.generator, base_size=self.image_size,
-                                                downsample=self.cra_downsample, upsample=self.cra_upsample)
-            out = cra(batch["image"], batch["mask"])
+            generator = self.generator
+            if seg is None:
+                cra = ContextualResidualAggregation(generator, base_size=self.image_size,
+                                                    downsample=self.cra_downsample, upsample=self.cra_upsample)
+                out = cra(batch["image"], batch["mask"])
+            else:  # Track 2: the seg map goes to the generator at the base size (nearest), one photo at a time
+                outs = []
+                for b in range(seg.shape[0]):
+                    def run(image, mask, seg_b=seg[b:b + 1]):
+                        return generator(image, mask, F.interpolate(seg_b, size=image.shape[-2:],
+                                                                    mode="nearest-exact").to(image))
+                    cra = ContextualResidualAggregation(run, base_size=self.image_size,
+                                                        downsample=self.cra_downsample, upsample=self.cra_upsample)
+                    outs.append(cra(batch["image"][b:b + 1], batch["mask"][b:b + 1]))
+                out = torch.cat(outs)
         return {"output": out, "composite": out}
 
     def test_step(self, batch, batch_idx):

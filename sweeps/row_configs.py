@@ -84,13 +84,23 @@ def settings_hash(sweep: Sweep, rows: list[Row], profile: str, extra: dict[str, 
     return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-def evaluation_notes(sweep: Sweep, rows: list[Row], profile: str, extra: dict[str, Any]) -> dict[str, str]:
-    """How the rows are scored, from their generated configs: ``evaluation_protocol`` (the metric settings) and,
-    for models with an ``eval_protocol`` (DeepGIN: how the network sees a test image), its value beside the paper
-    profile's when they differ (smoke/short evaluate in one pass for speed)."""
+def test_resolution(data: dict[str, Any]) -> str:
+    """The size a row's test images are scored at, from its ``data`` section: ``native`` (eval crop ``none``) or
+    ``N px`` (``test_image_size``, else ``image_size``)."""
+    options = data.get("dataset_options") or {}
+    if data.get("dataset") != "sample" and (options.get("eval_crop") or data.get("crop")) == "none":
+        return "native"
+    return f"{data.get('test_image_size') or data.get('image_size')} px"
 
-    def facts(name: str) -> tuple[set[str], set[str]]:
-        protocols, network = set(), set()
+
+def evaluation_notes(sweep: Sweep, rows: list[Row], profile: str, extra: dict[str, Any]) -> dict[str, str]:
+    """How the rows are scored, from their generated configs: ``evaluation_protocol`` (the metric settings),
+    ``test_resolution`` (native or N px) and, for models with an ``eval_protocol`` (DeepGIN: how the network sees a
+    test image), its value; the last two beside the paper profile's when they differ (smoke/short evaluate small
+    images in one pass for speed)."""
+
+    def facts(name: str) -> tuple[set[str], set[str], set[str]]:
+        protocols, network, sizes = set(), set(), set()
         for row in rows:
             if row.baseline:
                 protocols.add(sweep.evaluation_protocol or "suite")
@@ -100,9 +110,10 @@ def evaluation_notes(sweep: Sweep, rows: list[Row], profile: str, extra: dict[st
             protocols.add((args.get("evaluator_options") or {}).get("protocol") or "suite (evaluator defaults)")
             if "eval_protocol" in args:
                 network.add(str(args["eval_protocol"]))
-        return protocols, network
+            sizes.add(test_resolution(config.get("data") or {}))
+        return protocols, network, sizes
 
-    protocols, network = facts(profile)
+    protocols, network, sizes = facts(profile)
     notes = {"evaluation_protocol": "; ".join(describe_protocol(p) if p in PROTOCOLS else p
                                               for p in sorted(protocols))}
     if network:
@@ -112,4 +123,13 @@ def evaluation_notes(sweep: Sweep, rows: list[Row], profile: str, extra: dict[st
             note += (f" ({profile} profile: one pass for speed, not the table's protocol; "
                      f"the paper profile uses {', '.join(sorted(paper))})")
         notes["network_eval_protocol"] = note
+    if sizes:
+        paper_sizes = facts("paper")[2] if profile != "paper" else sizes
+        note = ", ".join(sorted(sizes))
+        if "native" in sizes:
+            note += (" (native: batch 1; networks pad each image to their next accepted size and crop back before "
+                     "the composite and the metrics)")
+        if paper_sizes != sizes:
+            note += f" ({profile} profile; the paper profile tests at {', '.join(sorted(paper_sizes))})"
+        notes["test_resolution"] = note
     return notes

@@ -135,7 +135,7 @@ def settings_lines(settings: dict[str, Any]) -> list[str]:
     profile = settings.get("profile")
     lines = [PROFILE_NOTES.get(profile, f"profile: {profile}")]
     # how the numbers are scored gets lines of its own: a different protocol makes them incomparable
-    own = ("evaluation_protocol", "network_eval_protocol")
+    own = ("evaluation_protocol", "network_eval_protocol", "test_resolution")
     lines += [f"{k.replace('_', ' ')}: {settings[k]}" for k in own if settings.get(k)]
     lines.append("  ".join(f"{k}: {v}" for k, v in settings.items() if k not in ("paper", *own) and v is not None))
     return lines

@@ -116,3 +116,46 @@ def test_sample_data_gives_track2_maps_aligned_with_the_crop():
     from datamodules.datasets.sample import stand_in_labels
 
     assert torch.equal(batch["seg"][0].argmax(0), stand_in_labels(batch["image"][0]).long())
+
+
+def test_test_image_size_sizes_the_test_split_only():
+    dm = InpaintDataModule(dataset="sample", image_size=32, test_image_size=48, eval_batch_size=1, num_workers=0,
+                           test_length=1, val_length=1)
+    dm.setup("fit")
+    dm.setup("test")
+    assert dm._datasets["val"][0]["image"].shape == (3, 32, 32)
+    assert dm._datasets["test"][0]["image"].shape == (3, 48, 48)
+    assert dm.evaluation_settings()["image_size"] == 48
+    assert InpaintDataModule(image_size=32).test_image_size == 32  # default: image_size
+    with pytest.raises(ValueError, match=r"data\.test_image_size must be an integer >= 1.*got 0"):
+        InpaintDataModule(image_size=32, test_image_size=0)
+
+
+@pytest.mark.parametrize("stage", ["fit", "test"])
+def test_test_image_size_is_checked_early_against_the_method(stage, tmp_path):
+    """One line naming the option, the value and the sizes the method accepts, in every stage (a sweep trial fits
+    and then tests in one run); with native-size evaluation (eval_crop none) it is unused and not checked."""
+    from assembly.checks import check_config
+    from assembly.errors import UsageError
+
+    config = {"model": {"class_path": "lightning_modules.deepgin.DeepGIN", "init_args": {}},
+              "data": {"dataset": "sample", "image_size": 64, "test_image_size": 1000, "batch_size": 2,
+                       "num_workers": 0, "masks": "aim_box"}}
+    with pytest.raises(UsageError, match=r"^data\.test_image_size = 1000: DeepGIN needs a multiple of 16 .*"
+                                         r"e\.g\. 992 or 1008$"):
+        check_config(config, stage, [])
+    config["data"]["test_image_size"] = 1024
+    check_config(config, stage, [])
+    config["data"]["test_image_size"] = 0
+    with pytest.raises(UsageError, match=r"data\.test_image_size = 0: must be an integer >= 1 \(or null\)"):
+        check_config(config, stage, [])
+    from PIL import Image
+
+    for split in ("train", "val", "test"):
+        (tmp_path / split).mkdir()
+        Image.new("RGB", (40, 30)).save(tmp_path / split / "x.png")
+    config["data"].update(test_image_size=1000, dataset="folder", data_root=str(tmp_path))
+    with pytest.raises(UsageError, match=r"^data\.test_image_size = 1000"):
+        check_config(config, stage, [])
+    config["data"]["dataset_options"] = {"eval_crop": "none"}  # native size: unused, so not refused
+    check_config(config, stage, [])

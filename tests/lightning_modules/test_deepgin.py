@@ -583,6 +583,36 @@ def test_direct_protocol_is_generate():
         assert torch.equal(m._eval_outputs(batch)["output"], m(batch)["output"])
 
 
+def test_direct_protocol_pads_a_native_size_to_a_multiple_of_16_and_crops_back():
+    m = Identity(eval_protocol="direct").eval()
+    image = torch.rand(1, 3, 50, 70) * 2 - 1
+    mask = torch.zeros(1, 1, 50, 70)
+    mask[..., 10:30, 20:40] = 1
+    with torch.no_grad():
+        out = m._eval_outputs({"image": image, "mask": mask})
+    assert m.shapes == [(1, 3, 64, 80)]
+    torch.testing.assert_close(out["output"], image, rtol=0, atol=1e-6)
+    assert out["composite"].shape == (1, 3, 50, 70)
+
+
+def test_validation_uses_val_protocol_direct_without_the_test_time_extras():
+    """Default: validation (fit and validate) runs one plain pass per batch; test keeps the paper protocol."""
+    m = Identity(self_ensemble=True, post_blur=True)
+    assert m.eval_protocol == "polyphase1024" and m.val_protocol == "direct"
+    trainer(1, limit_val_batches=1).validate(m, DataLoader(TinyData(n=2), batch_size=2), verbose=False)
+    assert m.shapes == [(2, 3, SIZE, SIZE)]  # one pass: no 16 tiles, no x5 ensemble
+    assert (m.eval_protocol, m.use_self_ensemble, m.use_post_blur) == ("polyphase1024", True, True)  # restored
+    m.shapes.clear()
+    with torch.no_grad():
+        m.eval()._eval_outputs(_batch(1))
+    assert m.shapes == [(1, 3, 256, 256)] * 16 * 5  # test/predict: 16 tiles, each ensembled x5
+    tiled = Identity(val_protocol="resize256")
+    trainer(1, limit_val_batches=1).validate(tiled, DataLoader(TinyData(n=2), batch_size=2), verbose=False)
+    assert tiled.shapes == [(2, 3, 256, 256)]
+    with pytest.raises(ValueError, match="val_protocol must be one of"):
+        DeepGIN(val_protocol="tiles", **FAST)
+
+
 # ---------------------------------------------------------------------------------------------- fresh GAN-stage Adam
 class AdamSteps(DeepGIN):
     """Records the Adam step count of G's first parameter after every training step."""

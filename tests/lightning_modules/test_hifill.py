@@ -272,6 +272,28 @@ def test_semantic_input_widens_only_the_first_coarse_conv():
         track2.generate(make_batch(1, 64))
 
 
+def test_native_sizes_pad_up_to_the_trained_size_and_go_through_cra_above_it_with_the_seg_map():
+    """Native-size evaluation: a 40x50 photo runs once, padded to 64x64 and cropped back; a 96x50 photo (longer side
+    above image_size, so CRA, which the width alone did not catch) gets its Track-2 seg map at the base size."""
+    torch.manual_seed(0)
+    model = HiFill(vgg_weights="random", semantic_channels=3, **FAST).eval()
+    seen = []
+    model.generator.register_forward_pre_hook(lambda module, args: seen.append(
+        (tuple(args[0].shape[-2:]), None if len(args) < 3 or args[2] is None else tuple(args[2].shape[-2:]))))
+    for h, w, expected in ((40, 50, (64, 64)), (96, 50, (64, 64))):
+        seen.clear()
+        image = torch.rand(1, 3, h, w) * 2 - 1
+        mask = torch.zeros(1, 1, h, w)
+        mask[..., 10:30, 10:30] = 1
+        seg = torch.zeros(1, 3, h, w)
+        seg[:, 1] = 1
+        with torch.no_grad():
+            out = model._eval_outputs({"image": image, "mask": mask, "seg": seg})
+        assert seen == [(expected, expected)]
+        assert out["output"].shape == (1, 3, h, w)
+        torch.testing.assert_close(out["composite"] * (1 - mask), image * (1 - mask))
+
+
 def test_fit_start_note_names_the_synthetic_templates_and_how_to_supply_the_released_ones(tmp_path):
     from types import SimpleNamespace
 

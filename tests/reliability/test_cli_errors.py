@@ -62,6 +62,8 @@ ROWS = [
     ("fit-deepgin-size", ["fit", "--config", "deepgin_smoke", "--data.image_size", "40"], "e.g. 32 or 48"),
     ("fit-hifill-size", ["fit", "--config", "hifill_smoke", "--data.image_size", "96"], "model.init_args.image_size"),
     ("test-hifill-size", ["test", "--config", "hifill_smoke", "--data.image_size", "32"], "multiple of 64"),
+    ("test-deepgin-test-image-size", ["test", "--config", "deepgin_smoke", "--data.test_image_size", "1000"],
+     "data.test_image_size = 1000"),
     ("fit-tiny-size", ["fit", "--config", "tiny", "--data.image_size", "4"], "at least 8"),
     ("fit-places2-layout", ["fit", "--config", "tiny", "--data.dataset=places2", "--data.data_root={tmp}"],
      "expected layout: ROOT/data_large"),

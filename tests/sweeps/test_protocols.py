@@ -147,6 +147,40 @@ def test_deepgin_table2_rows_use_their_tables_network_protocol_only_in_the_paper
     assert note.startswith("direct (smoke profile") and "native, resize256" in note
 
 
+@pytest.mark.parametrize("name", ["aim_track1", "aim_track2"])
+def test_aim_tables_test_every_method_at_native_size_and_say_so(name):
+    """The AIM protocol scores at native resolution: every method row's paper config tests with eval_crop none and
+    batch 1 (the methods pad and crop back); smoke keeps 64/128-px crops of the built-in photos, and the table's
+    test-resolution line says which ran."""
+    sweep = load_sweep(name)
+    for row in sweep.rows:
+        if row.baseline:
+            continue
+        data = _config(sweep, row, "paper")["data"]
+        assert data["dataset_options"]["eval_crop"] == "none" and data["eval_batch_size"] == 1, row.label
+        smoke = _config(sweep, row, "smoke")["data"]
+        assert smoke["dataset"] == "sample" and "eval_crop" not in (smoke["dataset_options"] or {}), row.label
+    assert evaluation_notes(sweep, sweep.rows, "paper", {})["test_resolution"].startswith("native (native: batch 1")
+    note = evaluation_notes(sweep, sweep.rows, "smoke", {})["test_resolution"]
+    assert note.startswith("128 px, 64 px (smoke profile") and note.endswith("the paper profile tests at native)")
+
+
+def test_deepgin_table1_tests_at_1024_and_table2_os_rows_at_native_size():
+    table1 = load_sweep("deepgin_components")
+    paper = _config(table1, table1.rows[-1], "paper")["data"]
+    assert paper["test_image_size"] == 1024 and paper["image_size"] == 256  # training/validation stay at 256
+    assert "test_image_size" not in _config(table1, table1.rows[-1], "smoke")["data"]
+    assert evaluation_notes(table1, table1.rows, "paper", {})["test_resolution"] == "1024 px"
+    table2 = load_sweep("deepgin_table2")
+    for row in table2.rows:
+        data = _config(table2, row, "paper")["data"]
+        native = (data.get("dataset_options") or {}).get("eval_crop") == "none"
+        assert native == ("(OS)" in row.label), row.label
+        if native:
+            assert data["eval_batch_size"] == 1
+        assert "eval_crop" not in (_config(table2, row, "smoke")["data"].get("dataset_options") or {})
+
+
 # ------------------------------------------------------------------------------------------ smoke masks
 @pytest.mark.parametrize("name", ["aotgan_fusion", "madf_pn"])
 def test_smoke_rows_of_mask_file_configs_draw_masks_that_leave_something_to_inpaint(name):
