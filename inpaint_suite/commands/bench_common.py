@@ -23,7 +23,7 @@ def method_overrides(name: str, size: int) -> dict:
 
 def build_method(name: str, overrides: dict | None = None):
     section = load_config(name).get("model", {})
-    return build_model(section, {"vgg_weights": "random", "log_images_every_n_steps": 0, **(overrides or {})})
+    return build_model(section, {"vgg_weights": "random", **(overrides or {})})
 
 
 def print_rows(title: str, rows: list[dict]) -> None:

@@ -455,7 +455,9 @@ def test_datamodule_batches_ade_rgb_seg_with_three_masks_per_image(ade_tmp, monk
 
     dm.trainer = Trainer()
     batch = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
-    assert batch["seg"].shape == (6, 3, 32, 32) and batch["seg"].dtype == torch.uint8
+    # decoded by the data module: the raw seg colours / 255, float (the model never sees uint8)
+    assert batch["seg"].shape == (6, 3, 32, 32) and batch["seg"].dtype == torch.float32
+    assert torch.equal(batch["seg"] * 255, (batch["seg"] * 255).round()) and 0 <= batch["seg"].min() <= batch["seg"].max() <= 1
     assert torch.equal(batch["seg"][0], batch["seg"][2]) and batch["mask"].shape == (6, 1, 32, 32)
 
 

@@ -134,7 +134,7 @@ def test_native_size_test_loop_pads_each_image_and_scores_it_at_its_own_size(tmp
                              batch_size=1, eval_batch_size=1, num_workers=0, masks="aim_box",
                              dataset_options={"eval_crop": "none"})
     torch.manual_seed(0)
-    model = TinyInpainter(width=8, perceptual_weight=0.0, vgg_weights="random", log_images_every_n_steps=0,
+    model = TinyInpainter(width=8, perceptual_weight=0.0, vgg_weights="random",
                           test_metrics=["psnr", "l1", "l1_hole"])
     seen = []
     model.generator.register_forward_hook(lambda module, args, out: seen.append(tuple(out.shape[-2:])))
