@@ -92,7 +92,8 @@ class PreemptionCheckpoint(L.Callback):
         if not isinstance(exception, SIGTERMException) or trainer.state.fn != "fit":
             return
         path = self.checkpoint_path(trainer)
-        trainer.save_checkpoint(path)  # every rank calls it (a barrier inside); rank 0 writes
+        # a full checkpoint (optimisers, loops, callbacks): the resume needs it; explicit, so Lightning logs no default
+        trainer.save_checkpoint(path, weights_only=False)  # every rank calls it (a barrier inside); rank 0 writes
         self.saved, self.signum = str(path), getattr(exception, "signum", int(signal.SIGTERM))
         if isinstance(exception, Preempted):
             exception.checkpoint = self.saved

@@ -157,7 +157,7 @@ def save_preemption_checkpoint(trainer, path: Path) -> None:
         return  # already saved after the signal
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    trainer.save_checkpoint(tmp)  # every rank calls it; rank 0 writes
+    trainer.save_checkpoint(tmp, weights_only=False)  # full state for the resume; every rank calls it; rank 0 writes
     if trainer.is_global_zero:
         os.replace(tmp, path)
 
