@@ -10,6 +10,7 @@ composition. Evaluation masks use a fixed seed, so every model of a sweep is tes
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,13 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.datasets import build_dataset
+from datamodules.collate import collate_inpainting
+from datamodules.datasets import bad_file_summary, build_dataset
+from datamodules.datasets.ade20k_labels import NUM_AIM_CLASSES
+from datamodules.datasets.common import SEG_ENCODINGS
+from datamodules.datasets.mask_files import WithMaskFiles, augment_masks, augmentation_params
+from datamodules.masks import build_mask_generator
+from datamodules.masks.manifest import MANIFEST, content_hash
 
 # Seeds of evaluation masks are offset from the training seed so val/test never reuse a training mask.
 EVAL_SEED_OFFSET = 1_000_003
@@ -99,7 +106,6 @@ class InpaintDataModule(L.LightningDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.mask_spec, self.eval_mask_spec = masks, eval_masks if eval_masks is not None else masks
         self.eval_mask_dir, self.mask_dir, self.mask_seed = eval_mask_dir, mask_dir, mask_seed
-        from datamodules.datasets.common import SEG_ENCODINGS
 
         if seg_encoding not in SEG_ENCODINGS:
             raise ValueError(f"data.seg_encoding must be one of {SEG_ENCODINGS}, got {seg_encoding!r}")
@@ -112,7 +118,6 @@ class InpaintDataModule(L.LightningDataModule):
         self.lengths = {"train": train_length, "val": val_length, "test": test_length, "predict": test_length}
         self.dataset_options = dict(dataset_options or {})
         self.mask_file_options = dict(mask_file_options or {})
-        from datamodules.masks import build_mask_generator
 
         # Built eagerly so a bad spec fails at start-up, before any model is trained.
         self.train_masks = build_mask_generator(masks)
@@ -149,14 +154,10 @@ class InpaintDataModule(L.LightningDataModule):
         if split not in self._datasets:
             dataset = build_dataset(self.dataset, split, **self._options(split))
             if split == "train" and self.mask_dir:
-                from datamodules.datasets.mask_files import WithMaskFiles
-
                 dataset = WithMaskFiles(dataset, self.mask_dir, self.image_size, seed=self.mask_seed,
                                         **self.mask_file_options)
                 self.mask_file_augment = dataset.augment
             elif split != "train" and self.eval_mask_dir:
-                from datamodules.datasets.mask_files import WithMaskFiles
-
                 options = {k: v for k, v in self.mask_file_options.items() if k != "augment"}
                 dataset = WithMaskFiles(dataset, self.eval_mask_dir, self.size_for(split), seed=self.mask_seed,
                                         fixed=True, **options)
@@ -172,14 +173,10 @@ class InpaintDataModule(L.LightningDataModule):
 
     def bad_file_summary(self) -> dict[str, dict]:
         """``{split: {"count": int, "files": [str]}}`` of unreadable images met so far (all workers together)."""
-        from datamodules.datasets import bad_file_summary
-
         return {split: bad_file_summary(dataset) for split, dataset in self._datasets.items()}
 
     def teardown(self, stage: str | None = None) -> None:
         """Print the unreadable-file summary of the run (each file was already named once when it was met)."""
-        import logging
-
         for split, summary in self.bad_file_summary().items():
             if summary["count"]:
                 logging.getLogger(__name__).warning(
@@ -187,8 +184,6 @@ class InpaintDataModule(L.LightningDataModule):
                     + (" ..." if summary["count"] > 20 else ""))
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        from datamodules.collate import collate_inpainting
-
         return DataLoader(self._make(split), batch_size=self.batch_size if split == "train" else self.eval_batch_size,
                           shuffle=shuffle, num_workers=self.num_workers, drop_last=split == "train",
                           persistent_workers=self.num_workers > 0 and self.persistent_workers,
@@ -213,8 +208,6 @@ class InpaintDataModule(L.LightningDataModule):
         settings: dict[str, Any] = {"dataset": self.dataset, "data_root": self.data_root, "split": "test",
                                     "crop": self.crop, "image_size": "native" if native else self.test_image_size}
         if self.eval_mask_dir:
-            from datamodules.masks.manifest import MANIFEST, content_hash
-
             manifest = Path(self.eval_mask_dir) / MANIFEST
             stated = json.loads(manifest.read_text()).get("content_sha256") if manifest.is_file() else None
             settings["mask_set"] = str(self.eval_mask_dir)
@@ -240,8 +233,6 @@ class InpaintDataModule(L.LightningDataModule):
         """Raw training mask files ``mask_file`` (``(B, 1, h, w)`` uint8, or a list of ``(1, h, w)`` when the files'
         sizes differ) → ``mask`` ``(B, 1, H, W)`` in the image dtype, augmented on the batch's device with Kornia
         (``mask_file_options.augment``), flip and angle seeded per (mask seed, epoch, index) like generated masks."""
-        from datamodules.datasets.mask_files import augment_masks, augmentation_params
-
         files, image = batch.pop("mask_file"), batch["image"]
         hw = tuple(image.shape[-2:])
         flip, angle = augmentation_params(self.mask_file_augment, batch["index"].tolist(), self.mask_seed_for(True))
@@ -302,8 +293,6 @@ class InpaintDataModule(L.LightningDataModule):
         if "seg_rgb" in batch and "seg" not in batch:
             batch["seg"] = seg_from_colours(batch.pop("seg_rgb"), batch["image"].dtype)
         if "seg_labels" in batch and "seg" not in batch:
-            from datamodules.datasets.ade20k_labels import NUM_AIM_CLASSES
-
             labels = batch.pop("seg_labels").long()
             seg = torch.nn.functional.one_hot(labels, NUM_AIM_CLASSES + 1).permute(0, 3, 1, 2)
             if not self.dataset_options.get("other_channel", True):

@@ -7,6 +7,7 @@ Every function takes the suite's tensors, ``image`` ``(B, 3, H, W)`` in [-1, 1] 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
@@ -17,8 +18,6 @@ BASELINES = ("masked_input",) + OPENCV_METHODS
 def opencv_inpaint(image: torch.Tensor, mask: torch.Tensor, method: str = "telea", radius: int = 3) -> torch.Tensor:
     """``cv2.inpaint`` of each image on its uint8 RGB version (``round((x + 1) * 127.5)``), with ``radius`` the
     neighbourhood each hole pixel is filled from; returns the composite on ``image``'s device and dtype."""
-    import cv2
-
     if method not in OPENCV_METHODS:
         raise ValueError(f"method must be one of {OPENCV_METHODS}, got {method!r}")
     flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS

@@ -6,7 +6,10 @@ exists it is used, otherwise the local definition below (same names and rule) is
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
+from pathlib import Path
 
 __all__ = ["LOCAL_BUCKETS", "BUCKET_NAMES", "BUCKET_SOURCE", "OTHER_BUCKET", "hole_ratio_bucket", "bucket_rule"]
 
@@ -34,10 +37,6 @@ def _local_bucket(ratio: float) -> str:
 def _load_shared():
     """``datamodules/masks/buckets.py`` loaded on its own: importing the ``datamodules`` package would pull in
     kornia/albumentations (seconds) and break the evaluation -> networks-only import direction."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
     name = "datamodules.masks.buckets"
     if name in sys.modules:
         return sys.modules[name]

@@ -15,18 +15,33 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
+import numpy
 import torch
 from torch import nn
 
+from networks.backbones.inception import FIDInceptionV3
+
 from .buckets import BUCKET_NAMES, BUCKET_SOURCE, OTHER_BUCKET, bucket_rule, hole_ratio_bucket
+from .fid import (
+    FeatureIdentity,
+    InceptionFeatures,
+    build_feature_extractor,
+    frechet_distance,
+    frechet_distance_scipy,
+    ids_from_features,
+    kid_from_features,
+)
 from .guard import check_torchvision
 from .images import to_uint8, uint8_to_signed
+from .lpips import LPIPS, TorchLpipsReference
 from .metrics import PSNR_CAP_DB, SSIM_PRESETS, hole_ratio, l1, l1_hole, l1_rel, ms_ssim, psnr, ssim
 from .names import ALL_METRICS, DEFAULT_METRICS, PER_IMAGE_METRICS, SET_METRICS, check_metric_names
+from .protocols import protocol_options
 from .stats import summarize
 
-check_torchvision()
+check_torchvision()  # before torchmetrics, which imports torchvision (see evaluation.guard)
 
+import torchmetrics  # noqa: E402
 from torchmetrics import Metric  # noqa: E402
 from torchmetrics.image.fid import FrechetInceptionDistance  # noqa: E402
 from torchmetrics.utilities import dim_zero_cat  # noqa: E402
@@ -223,13 +238,9 @@ class InpaintingEvaluator(nn.Module):
                 self.lpips_nets[net] = lpips_modules[net]
                 self.lpips_info[net] = f"custom:{type(lpips_modules[net]).__name__}"
             elif lpips_backend == "lpips":
-                from .lpips import TorchLpipsReference
-
                 self.lpips_nets[net] = TorchLpipsReference(net)
                 self.lpips_info[net] = "lpips package (reference backend), v0.1"
             else:
-                from .lpips import LPIPS
-
                 self.lpips_nets[net] = LPIPS(net, backbone_weights=lpips_backbone_weights, heads=lpips_heads,
                                              weights_dir=weights_dir)
                 self.lpips_info[net] = f"in-tree LPIPS v0.1, backbone weights {lpips_backbone_weights}, " \
@@ -239,13 +250,7 @@ class InpaintingEvaluator(nn.Module):
         self.needs_features = any(m in SET_METRICS for m in self.metric_names)
         self.fid_info: dict[str, Any] = {}
         if self.needs_features:
-            from .fid import FeatureIdentity, build_feature_extractor
-
             if feature_net is not None:
-                from networks.backbones.inception import FIDInceptionV3
-
-                from .fid import InceptionFeatures
-
                 if isinstance(feature_net, FIDInceptionV3):  # the bare trunk wants resized, scaled floats: wrap it
                     feature_net = InceptionFeatures(feature_net, resize=fid_resize)
                 self.inception = feature_net
@@ -285,8 +290,6 @@ class InpaintingEvaluator(nn.Module):
     def from_protocol(cls, protocol: str = "suite", metrics: Sequence[str] | None = None,
                       **overrides: Any) -> InpaintingEvaluator:
         """Build with a named protocol's metrics and options (``evaluation.protocols``); ``overrides`` win."""
-        from .protocols import protocol_options
-
         names, options = protocol_options(protocol)
         settings = {"protocol": protocol, **(overrides.pop("settings", None) or {})}
         return cls(list(metrics) if metrics is not None else names, **{**options, **overrides}, settings=settings)
@@ -469,8 +472,6 @@ class InpaintingEvaluator(nn.Module):
         return report
 
     def _set_metrics(self, real: torch.Tensor, fake: torch.Tensor, overall: bool) -> dict[str, Any]:
-        from .fid import ids_from_features, kid_from_features
-
         out: dict[str, Any] = {}
         n = int(real.shape[0])
         if "kid" in self.metric_names:
@@ -495,9 +496,6 @@ class InpaintingEvaluator(nn.Module):
         return out
 
     def _settings(self, n: int, s: dict[str, torch.Tensor]) -> dict[str, Any]:
-        import numpy
-        import torchmetrics
-
         sizes = sorted(self._sizes)
         settings: dict[str, Any] = {
             "num_images": n,
@@ -575,8 +573,6 @@ def pixel_scores(names: Sequence[str], pred: torch.Tensor, target: torch.Tensor,
 
 def _fid_from_states(metric: FrechetInceptionDistance, unbiased: bool = True, scipy: bool = False) -> float:
     """FID from a torchmetrics FID's sums (call inside ``metric.sync_context()`` under DDP)."""
-    from .fid import frechet_distance, frechet_distance_scipy
-
     def stats(total, outer, count):
         n = int(count)
         mu = total.double() / n

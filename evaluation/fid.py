@@ -14,7 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
+
+from .pretrained import pretrained_fid_inception
 
 __all__ = [
     "RESIZE_RULES",
@@ -57,7 +60,6 @@ def resize_tf1(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def _resize_pil_bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     # clean-fid "clean" mode: PIL bicubic on float32 ('F') channels, clipped, not re-quantised.
-    from PIL import Image
 
     arr = x.detach().cpu().float().numpy()
     out = np.empty((*arr.shape[:2], *size), dtype=np.float32)
@@ -111,8 +113,6 @@ class InceptionFeatures(nn.Module):
         if resize not in RESIZE_RULES:
             raise ValueError(f"unknown resize rule {resize!r}; expected one of {RESIZE_RULES}")
         if net is None:
-            from .pretrained import pretrained_fid_inception
-
             net = pretrained_fid_inception(weights, weights_dir=weights_dir)
             self.weights = str(weights)
         else:
@@ -163,6 +163,7 @@ class TorchFidelityInception(nn.Module):
     def __init__(self, weights_path: str | None = None) -> None:
         super().__init__()
         try:
+            # lazy: torch-fidelity is optional (the `reference` extra)
             from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
         except Exception as exc:  # ImportError or the torchvision operator error
             raise RuntimeError(
@@ -224,6 +225,7 @@ def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
 
 def frechet_distance_scipy(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """The pytorch-fid formula with ``scipy.linalg.sqrtm`` (cross-check; NumPy arrays or tensors)."""
+    # lazy: scipy.linalg costs ~0.15 s at every evaluator build, for this cross-check only
     from scipy import linalg
 
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
@@ -356,6 +358,7 @@ def ids_from_features(real: torch.Tensor, fake: torch.Tensor, *, solver: str = "
     used = solver
     if solver == "auto":
         try:
+            # lazy: scikit-learn is optional (not a dependency)
             import sklearn.svm  # noqa: F401
 
             used = "sklearn"

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -313,6 +314,8 @@ def evaluate_folders(
     ``warn``: receives one line about non-binary masks (default: ``warnings.warn`` with :class:`MaskWarning`).
     Returns the report with the folder facts added to ``settings``.
     """
+    # lazy: importing the collection runs the torchvision check (evaluation.guard), which must raise here, inside the
+    # call the `evaluate` command reports, not when the command's module loads
     from .collection import InpaintingEvaluator
 
     if hole_value not in ("white", "black"):
@@ -352,7 +355,6 @@ def evaluate_folders(
         kwargs["image"] = "composite"
     evaluator = InpaintingEvaluator(metrics, settings=settings, **kwargs).to(device)
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    disable=not progress, transient=True)

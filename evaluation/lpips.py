@@ -119,6 +119,7 @@ class TorchLpipsReference(nn.Module):
     def __init__(self, net: str = "alex") -> None:
         super().__init__()
         try:
+            # lazy: the lpips package is optional (the `reference` extra)
             import lpips
         except Exception as exc:
             raise RuntimeError(f"the lpips reference backend needs the lpips package and torchvision: {exc}") from exc

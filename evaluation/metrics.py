@@ -114,6 +114,7 @@ def ms_ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
     Needs H, W >= 176 (torchmetrics' check for 5 scales with an 11-tap window).
     """
+    # lazy: torchmetrics imports torchvision, which evaluation.collection checks first (evaluation.guard)
     from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
 
     _check(pred, target)

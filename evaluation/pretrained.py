@@ -13,6 +13,7 @@ cache path to copy the file into.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -230,8 +231,6 @@ def lpips_head_path(net: str) -> Path:
 
     Found through ``importlib.util.find_spec`` without importing torchmetrics.
     """
-    import importlib.util
-
     spec = importlib.util.find_spec("torchmetrics")
     if spec is None or spec.origin is None:
         raise CheckpointError("torchmetrics is not installed: it ships the LPIPS linear heads (lpips_models/*.pth)")

@@ -120,6 +120,7 @@ def _cell(value: dict | None) -> str:
 def render_table(report: dict, metrics: list[str] | None = None, title: str | None = "Evaluation"):
     """A ``rich.table.Table``: one row per group (overall, buckets, mask types), one column per metric,
     cells ``mean ±half-width of the 95 % CI`` (KID: ``mean sd std-over-subsets``)."""
+    # lazy: the sweep list (a light path) imports this module; Rich costs ~0.05 s
     from rich.table import Table
 
     if metrics is None:
@@ -161,6 +162,7 @@ def render_settings(report: dict) -> str:
 
 
 def print_report(report: dict, console=None, metrics: list[str] | None = None) -> None:
+    # lazy: as in render_table
     from rich.console import Console
 
     console = console or Console()

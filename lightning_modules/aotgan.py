@@ -42,6 +42,7 @@ discriminator stays RGB-only (the AIM task scores the image alone).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -131,8 +132,6 @@ class AOTGAN(InpaintingModule):
 
     @classmethod
     def min_size(cls, options):
-        import inspect
-
         rates = options.get("rates") or inspect.signature(AOTGenerator).parameters["rates"].default
         critic = 32 if options.get("disc_layout") == "paper" else 24
         return max(cls.SIZE_MULTIPLE * (max(int(r) for r in rates) + 1), critic)

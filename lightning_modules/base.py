@@ -28,6 +28,8 @@ import torch
 from rich.console import Console
 from torch import Tensor, nn
 
+from evaluation.padding import forward_padded
+from evaluation.protocols import check_protocol
 from lightning_modules.ema import GeneratorEMA
 from lightning_modules.evaluator import VAL_METRICS, build_evaluator, finite_mean, validation_scores, write_test_report
 from lightning_modules.frozen import FrozenSubmodules
@@ -35,6 +37,7 @@ from lightning_modules.losses import BASE_LOSS_FUNCTIONS, LossFn, LossInputs, VG
 from lightning_modules.nonfinite import NonFiniteGuard
 from lightning_modules.schedule import LossSchedule, LossTerm
 from lightning_modules.step_counting import count_generator_steps_only
+from lightning_modules.weights import load_networks
 
 UPDATE_ORDERS = ("d_then_g", "g_then_d", "simultaneous")
 VGG_RANDOM_SEED = 0  # vgg_weights="random": the frozen VGG is the same in every run and after every resume
@@ -136,8 +139,6 @@ class InpaintingModule(L.LightningModule):
         if eval_image not in ("composite", "output"):
             raise ValueError(f"eval_image must be 'composite' or 'output', got {eval_image!r}")
         if evaluator_options and "protocol" in evaluator_options:
-            from evaluation.protocols import check_protocol
-
             check_protocol(evaluator_options["protocol"], "model.init_args.evaluator_options.protocol")
         if generator_batch not in ("shared", "fresh"):
             raise ValueError(f"generator_batch must be 'shared' or 'fresh', got {generator_batch!r}")
@@ -424,8 +425,6 @@ class InpaintingModule(L.LightningModule):
 
     def load_generator_weights(self, path: str, state: Any = None) -> None:
         """Initialise G (and D when present) from ``path`` (see :func:`lightning_modules.weights.load_networks`)."""
-        from lightning_modules.weights import load_networks
-
         load_networks(path, {"generator": self.generator, "discriminator": self.discriminator}, state)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -440,8 +439,6 @@ class InpaintingModule(L.LightningModule):
 
     # ------------------------------------------------------------------------------------------ eval
     def _eval_outputs(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        from evaluation.padding import forward_padded
-
         # native-size batches the networks cannot take are padded to the next accepted size and cropped back (the
         # "validate" rule: the batch as it reaches the networks, after any test-time resampling of a method)
         with self._eval_generator():

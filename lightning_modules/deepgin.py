@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from evaluation.tiling import polyphase_merge, polyphase_split
 from lightning_modules.base import InpaintingModule
 from lightning_modules.losses import LossFn, LossInputs, PerceptualLoss, StyleLoss, total_variation
 from lightning_modules.network_options import Forward
@@ -299,8 +300,6 @@ class DeepGIN(InpaintingModule):
         hole, seg nearest. Every tile goes through :meth:`_ensembled` (one pass or the x5 ensemble); the tiles are
         reassembled, resized back (bicubic) and, with ``post_blur``, blurred at the batch's size.
         """
-        from evaluation.tiling import polyphase_merge, polyphase_split
-
         image01, mask, seg = to01(batch["image"]), batch["mask"], self.semantic_map(batch)
         h, w = image01.shape[-2:]
         gh, gw, rows, cols = self.protocol_grid(h, w)

@@ -12,6 +12,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from evaluation import InpaintingEvaluator
+from evaluation.collection import pixel_scale, pixel_scores
+from evaluation.protocols import protocol_options
+from evaluation.report import print_report, write_json
+
 VAL_METRICS = ("l1_hole", "psnr")  # logged as val/<name> every validation run (per image, [0, 1], NaN-free mean)
 
 
@@ -22,7 +27,6 @@ def evaluator_kwargs(evaluator_options: dict[str, Any] | None) -> dict[str, Any]
     name = options.pop("protocol", None)
     if name is None:
         return options
-    from evaluation.protocols import protocol_options
 
     _, settings = protocol_options(name)
     merged = {**settings, **options}
@@ -33,8 +37,6 @@ def evaluator_kwargs(evaluator_options: dict[str, Any] | None) -> dict[str, Any]
 def build_evaluator(module: Any) -> nn.Module:
     """The harness for ``module.test_metric_names`` on ``module.eval_image``, with the data module's and the
     method's ``evaluation_settings()`` recorded in the report."""
-    from evaluation import InpaintingEvaluator
-
     options = evaluator_kwargs(module.evaluator_options)
     # the data side states what was evaluated (dataset, split, mask set and its hash) without us importing it
     describe = getattr(getattr(module.trainer, "datamodule", None), "evaluation_settings", None)
@@ -46,8 +48,6 @@ def build_evaluator(module: Any) -> nn.Module:
 
 
 def _harness_default(name: str) -> Any:
-    from evaluation import InpaintingEvaluator
-
     return inspect.signature(InpaintingEvaluator.__init__).parameters[name].default
 
 
@@ -56,8 +56,6 @@ def validation_scores(pred: Tensor, target: Tensor, mask: Tensor,
     """Per-image ``(B,)`` values of :data:`VAL_METRICS` exactly as ``test`` computes them with the same
     ``evaluator_options`` (PNG round trip unless ``quantize: false``, [0, 1] L1, PSNR's ``psnr_zero_mse``).
     ``pred``/``target`` ``(B, 3, H, W)`` in [-1, 1]; ``mask`` ``(B, 1, H, W)``, 1 = hole."""
-    from evaluation.collection import pixel_scale, pixel_scores
-
     options = evaluator_kwargs(evaluator_options)
     quantize = options.get("quantize", _harness_default("quantize"))
     zero_mse = options.get("psnr_zero_mse", _harness_default("psnr_zero_mse"))
@@ -77,8 +75,6 @@ def write_test_report(module: Any, report: dict[str, Any]) -> None:
     trainer = module.trainer
     log_dir = trainer.log_dir  # a broadcast under DDP: every rank must ask
     if trainer.is_global_zero:
-        from evaluation.report import print_report, write_json
-
         print_report(report)
         write_json(report, Path(log_dir or trainer.default_root_dir) / "test_report.json")
     for name, stat in report.get("overall", {}).get("metrics", {}).items():

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from datamodules.masks.hifill import HiFillTemplateMaskGenerator
 from lightning_modules import losses
 from lightning_modules.base import InpaintingModule
 from lightning_modules.compile import eager
@@ -51,8 +52,6 @@ def critic_loss(critic, real: Tensor, fake: Tensor, gp_weight: float = 10.0, gen
 
 def synthetic_template_note(datamodule) -> str | None:
     """A note when the training masks use HiFill's synthetic stand-in templates (no ``template_dir``), else None."""
-    from datamodules.masks.hifill import HiFillTemplateMaskGenerator
-
     pending = [getattr(datamodule, "train_masks", None), *getattr(datamodule, "per_image_masks", [])]
     while pending:
         gen = pending.pop()

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from evaluation.pretrained import pretrained_vgg
 from networks.backbones.vgg import imagenet_normalize, vgg_layer_names
 
 
@@ -113,7 +114,6 @@ class VGGFeatures(nn.Module):
     def __init__(self, arch: str = "vgg19", layers: Sequence[str] = ("relu1_1",), weights: str = "imagenet",
                  resize_to: int | None = None) -> None:
         super().__init__()
-        from evaluation.pretrained import pretrained_vgg
 
         index = {name: i for i, name in enumerate(vgg_layer_names(arch))}
         unknown = [name for name in layers if name not in index]

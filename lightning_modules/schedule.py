@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from rich.table import Table
+
 OPTIMIZERS = ("generator", "discriminator")
 
 
@@ -96,8 +98,6 @@ class LossSchedule:
 
     def render(self, title: str = "Loss schedule"):
         """A Rich table of the schedule."""
-        from rich.table import Table
-
         table = Table(title=title)
         for col in ("term", "loss", "weight", "on output", "optimizer", "generator steps"):
             table.add_column(col)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from networks.hifill import CELL_SIZE, attention_scores
+from networks.hifill import CELL_SIZE, HiFillGenerator, attention_scores
 
 DOWNSAMPLE_MODES = ("average", "nearest", "bilinear", "bicubic", "area")
 UPSAMPLE_MODES = ("nearest", "bilinear", "bicubic")
@@ -265,8 +265,6 @@ def time_cra(size: int, generator: Callable | None = None, base_size: int = 512,
     ``generator`` defaults to a randomly initialised :class:`~networks.hifill.HiFillGenerator` (eval mode).
     Only timing here; peak memory is measured by the caller (see ``tests/networks/test_cra.py::bench_cra``).
     """
-    from networks.hifill import HiFillGenerator
-
     torch.manual_seed(seed)
     generator = generator or HiFillGenerator().eval()
     image = torch.rand(1, 3, size, size) * 2 - 1

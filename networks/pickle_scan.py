@@ -16,6 +16,8 @@ import pickletools
 import zipfile
 from pathlib import Path
 
+import torch
+
 SCAN_BYTES = 16 << 20  # a pickle's globals come before bulk data; a bigger pickle is scanned up to here
 MAX_PICKLES = 5  # torch's legacy format: magic, protocol, sys info, the object, storage keys, then raw bytes
 _STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING", "BINSTRING",
@@ -81,8 +83,6 @@ def pickle_globals(path: str | Path) -> list[str]:
 
 def _allowed_by_torch() -> tuple[set[str], bool]:
     """The globals ``weights_only=True`` allows, and whether torch's default list was among them."""
-    import torch
-
     allowed: set[str] = set()
     try:  # torch's default allowlist of weights_only=True; private, so a torch without it falls back below
         from torch._weights_only_unpickler import _get_allowed_globals

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from networks.pickle_scan import refused_globals
+
 __all__ = ["CheckpointError", "CheckpointKeyError", "describe_load_error", "load_weights_file"]
 
 
@@ -42,8 +44,6 @@ def describe_load_error(path: str | Path, error: BaseException) -> str:
     globals without unpickling) and from torch's wording, which names the global in some cases and differs between
     releases and file kinds ("Unsupported global: GLOBAL eval", "Trying to load unsupported GLOBAL posix.system
     whose module posix is blocked", only "Unsupported operand 149" for a plain ``pickle.dump`` file)."""
-    from networks.pickle_scan import refused_globals
-
     text = str(error)
     if isinstance(error, pickle.UnpicklingError):
         names = refused_globals(path)

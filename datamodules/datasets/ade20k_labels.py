@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from datamodules.image_io import ImageReadError
 
@@ -108,8 +109,6 @@ class SegDecoder:
         return self.lut[array.astype(np.int64).clip(0, 255)]
 
     def __call__(self, path: str | os.PathLike) -> np.ndarray:
-        from PIL import Image
-
         try:
             with Image.open(path) as image:
                 # No EXIF transpose and no colour conversion: label PNGs are raw data.

@@ -21,11 +21,13 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from datamodules.image_io import ImageReadError, is_image_file, read_rgb
+from datamodules.transforms import build_crop
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +171,6 @@ class ImageFileDataset(Dataset):
                  length: int | None = None, seed: int = 0, other_channel: bool = True,
                  color_jitter: float = 0.05, flip: bool = True, probe: bool = True,
                  seg_encoding: str = "labels") -> None:
-        from datamodules.transforms import build_crop
-
         if split not in ("train", "val", "test", "predict"):
             raise ValueError(f"split must be train/val/test/predict, got {split!r}")
         self.split, self.root, self.layout = split, Path(root) if root is not None else None, layout
@@ -257,8 +257,6 @@ class ImageFileDataset(Dataset):
         longer matches its labels, so such an image is read without the rotation (with a warning); any other size
         mismatch resizes the labels (nearest-exact), also with a warning.
         """
-        import cv2
-
         image = read_rgb(self.files[j])
         if not self.semantic:
             return image, None
@@ -277,8 +275,6 @@ class ImageFileDataset(Dataset):
 
     def load(self, j: int, rng: np.random.Generator) -> dict:
         """Item ``j`` without the bad-file fallback (raises :class:`ImageReadError`)."""
-        import cv2
-
         image, seg = self._read_image_and_seg(j)
         try:
             image, seg = self.transform(image, seg, rng)

@@ -63,6 +63,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -72,7 +73,9 @@ import torch
 from torch.utils.data import Dataset
 
 from datamodules.datasets.common import BadImageWarning, DatasetSetupError, item_rng, list_images
-from datamodules.image_io import ImageReadError, read_gray
+from datamodules.image_io import ImageReadError, is_image_file, read_gray
+from datamodules.masks.buckets import BUCKETS, hole_ratio_bucket
+from datamodules.masks.rng import SampleRNG, salt_of, sample_seed
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +157,6 @@ def _manifest_pairs(manifest: dict) -> bool:
 def stratified_order(labels: list[str], seed: int) -> list[int]:
     """File indices grouped by ``labels`` (hole-ratio buckets), each group shuffled by ``seed``, interleaved round
     robin in bucket order: a permutation of ``range(len(labels))`` whose every prefix spreads over the buckets."""
-    from datamodules.masks.buckets import BUCKETS
-
     groups: dict[str, list[int]] = {}
     for i, label in enumerate(labels):
         groups.setdefault(label, []).append(i)
@@ -174,11 +175,6 @@ def check_mask_folder(mask_dir, augment: str = "aotgan", polarity: str = "auto",
     """A cheap look at a mask folder and its options before any model is built: the choices, that the folder
     exists, and that it holds an image file (the search stops at the first one: no listing of a 55k-mask set).
     Raises the ValueError / :class:`DatasetSetupError` that :class:`WithMaskFiles` would."""
-    import os
-
-    from datamodules.image_io import is_image_file
-    from datamodules.masks.buckets import BUCKETS
-
     if augment not in AUGMENTATIONS:
         raise ValueError(f"mask augmentation must be one of {AUGMENTATIONS}, got {augment!r}")
     if polarity not in POLARITIES:
@@ -249,8 +245,6 @@ class MaskFolder:
 
     def _keep_bucket(self, bucket: str) -> None:
         """Restrict the folder to masks of one hole-ratio bucket (the AOT-GAN / MADF per-bucket protocol)."""
-        from datamodules.masks.buckets import BUCKETS, hole_ratio_bucket
-
         if bucket not in BUCKETS:
             raise ValueError(f"unknown mask bucket {bucket!r}; choose from {', '.join(BUCKETS)}")
         listed = {Path(e["name"]).name: float(e["hole_ratio"]) for e in self.manifest.get("files", [])
@@ -269,8 +263,6 @@ class MaskFolder:
 
     def buckets(self) -> list[str]:
         """The hole-ratio bucket of every file (from the manifest when it lists ratios, else read once, natively)."""
-        from datamodules.masks.buckets import hole_ratio_bucket
-
         key = (str(self.folder), self.polarity, tuple(f.name for f in self.files))
         if key not in _BUCKET_CACHE:  # val and test of one run read the same folder: read it once
             listed = {Path(e["name"]).name: float(e["hole_ratio"]) for e in self.manifest.get("files", [])
@@ -349,8 +341,6 @@ MASK_FILE_SALT = "mask_file"  # sub-stream of the per-sample draws (flip, angle)
 def augmentation_params(kind: str, indices, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample ``(flip (B,) bool, angle (B,) float32 degrees)`` of augmentation ``kind``, a pure function of
     ``(seed, index)`` (the DataModule folds the epoch into ``seed``, as for generated masks)."""
-    from datamodules.masks.rng import SampleRNG, salt_of, sample_seed
-
     low, high = {"aotgan": (0.0, 45.0), "madf": (-10.0, 10.0), "none": (0.0, 0.0)}[kind]
     flips, angles = [], []
     for index in (int(i) for i in indices):
@@ -367,6 +357,8 @@ def augment_masks(holes: torch.Tensor, hw: tuple[int, int], kind: str, flip: tor
     ``holes`` ``(B, 1, h, w)`` {0, 1} (any dtype, one file size), ``flip`` ``(B,)`` bool, ``angle`` ``(B,)`` degrees
     counter-clockwise about the centre ``((w - 1) / 2, (h - 1) / 2)``. Returns ``(B, 1, H, W)`` float32 {0, 1}.
     """
+    # lazy: Kornia costs ~0.2 s at import and only mask-file training uses it; this module loads at every CLI start
+    # (assembly.checks)
     from kornia.geometry.transform import hflip, resize, rotate
 
     if kind not in AUGMENTATIONS:

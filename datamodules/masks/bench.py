@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from kornia.utils import draw_convex_polygon
 
 from . import build_mask_generator
+from .raster import SpanCanvas
 
 Oracle = Callable[[np.random.Generator, int, int], np.ndarray]
 
@@ -127,10 +129,6 @@ def bench_stroke_rasteriser(device="cpu", sizes: Sequence[int] = (256, 512), bat
 
     Returns one row per size: ms per mask for each, their ratio, and the share of pixels where the two differ (the
     polygon approximates the round caps; pixel centres on the boundary count as inside in both)."""
-    from kornia.utils import draw_convex_polygon
-
-    from .raster import SpanCanvas
-
     rows = []
     for size in sizes:
         g = torch.Generator().manual_seed(seed)

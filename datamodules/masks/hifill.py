@@ -18,8 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .base import MaskGenerator
+from .deepfill import DeepFillV2MaskGenerator
+from .mixture import MixtureMaskGenerator
 from .rng import SampleRNG
 
 SYNTHETIC_TEMPLATE_COUNT = 100
@@ -52,8 +55,6 @@ def synthetic_templates(n: int = SYNTHETIC_TEMPLATE_COUNT, size: int = TEMPLATE_
 
 def load_templates(folder: str | Path) -> tuple[np.ndarray, list[str]]:
     """Read every ``*.png`` under ``folder`` (sorted names): ``(n, T, T)`` bool (first channel > 127) and names."""
-    from PIL import Image
-
     files = sorted(p for p in Path(folder).iterdir() if p.name.lower().endswith(".png"))
     if not files:
         raise FileNotFoundError(f"hifill: no .png templates in {folder}")
@@ -70,8 +71,6 @@ def load_templates(folder: str | Path) -> tuple[np.ndarray, list[str]]:
 
 def save_templates(templates: np.ndarray, folder: str | Path) -> list[Path]:
     """Write ``(n, T, T)`` bool templates as RGB PNGs (255 = hole), names ``template_000.png`` ..."""
-    from PIL import Image
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -172,9 +171,6 @@ def hifill(
 ):
     """HiFill training masks (project choice, ``hifill.md`` section 5): templates with weight ``template_weight``,
     otherwise DeepFill v2 brush strokes redrawn until the hole ratio is ``<= max_stroke_hole_ratio``."""
-    from .deepfill import DeepFillV2MaskGenerator
-    from .mixture import MixtureMaskGenerator
-
     templ = HiFillTemplateMaskGenerator(template_dir=template_dir, exclude_last=exclude_last)
     strokes = DeepFillV2MaskGenerator(box=False, brush=True, max_hole_ratio=max_stroke_hole_ratio)
     return MixtureMaskGenerator(

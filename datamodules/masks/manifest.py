@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from . import build_mask_generator
 from .buckets import hole_ratio_bucket
@@ -41,8 +42,6 @@ def ratio_stats(ratios: Iterable[float]) -> dict[str, Any]:
 
 def png_bytes(mask: np.ndarray) -> bytes:
     """``(H, W)`` {0, 1} -> PNG bytes, 8-bit grey, 255 = hole (deterministic encoding)."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray((np.asarray(mask) > 0.5).astype(np.uint8) * 255, mode="L").save(buf, format="PNG", compress_level=6)
     return buf.getvalue()
@@ -50,8 +49,6 @@ def png_bytes(mask: np.ndarray) -> bytes:
 
 def read_mask_png(path: str | Path) -> np.ndarray:
     """A mask PNG (first channel ``> 127`` = hole) -> ``(H, W)`` float32 {0, 1}."""
-    from PIL import Image
-
     a = np.asarray(Image.open(path))
     a = a[..., 0] if a.ndim == 3 else a
     return (a > 127).astype(np.float32)

@@ -20,6 +20,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 from torch import Tensor
 
 GRID_COLUMNS = ("input", "mask", "output", "composite", "target")
@@ -74,8 +75,6 @@ class ImageGridLogger(L.Callback):
             elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
                 logger.experiment.add_image(key, array, step, dataformats="HWC")
         if log_dir:
-            from PIL import Image
-
             out = Path(log_dir) / "images"
             out.mkdir(parents=True, exist_ok=True)
             Image.fromarray(array).save(out / f"{key.replace('/', '_')}_{step:08d}.png")
@@ -84,8 +83,6 @@ class ImageGridLogger(L.Callback):
 def with_column_labels(array: np.ndarray, labels: list[str], height: int = 14) -> np.ndarray:
     """``array`` (H, W, 3 uint8, equal-width columns side by side) with a white header row naming each column,
     drawn with PIL's default font, so a grid PNG says what it shows without its caption."""
-    from PIL import Image, ImageDraw
-
     width = array.shape[1] // len(labels)
     header = Image.new("RGB", (array.shape[1], height), "white")
     draw = ImageDraw.Draw(header)

@@ -69,7 +69,7 @@ def test_cli_writes_json_csv_and_table(tmp_path, capsys):
 def test_cli_fid_and_lpips_with_stand_in_networks(tmp_path, monkeypatch, capsys):
     from torch import nn
 
-    import evaluation.fid as fid_module
+    import evaluation.collection as collection_module
 
     class Tiny(nn.Module):
         num_features = 3
@@ -77,7 +77,7 @@ def test_cli_fid_and_lpips_with_stand_in_networks(tmp_path, monkeypatch, capsys)
         def forward(self, x):
             return x.float().mean(dim=(2, 3)) + torch.arange(3.0) * x.float().std(dim=(2, 3))
 
-    monkeypatch.setattr(fid_module, "build_feature_extractor", lambda *a, **k: Tiny())
+    monkeypatch.setattr(collection_module, "build_feature_extractor", lambda *a, **k: Tiny())
     root = _write(tmp_path, n=5, size=(64, 64))  # AlexNet needs more than ~32 px
     assert main(_args(root, "--metrics", "lpips", "fid", "--lpips-weights", "random", "--json",
                       str(tmp_path / "r.json"), "--quiet")) == 0
